@@ -1,0 +1,226 @@
+"""Configuration: one strict, typed tree loaded once from TOML; errors name the dotted path."""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from edge.errors import ConfigError
+
+Point = tuple[float, float]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DeviceConfig(_Strict):
+    """Who the device is and where it keeps its state."""
+
+    id: str = Field("edge-1", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    site: str = Field("site-1", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    timezone: str = "UTC"
+    state_dir: Path = Path("/var/lib/edge-counter")
+
+
+class ReplaySourceConfig(_Strict):
+    """A recorded video file, decoded with OpenCV."""
+
+    type: Literal["replay"] = "replay"
+    path: Path
+    realtime: bool = False
+
+
+class OpenCVSourceConfig(_Strict):
+    """A USB camera (integer index) or a network stream URL (RTSP/HTTP)."""
+
+    type: Literal["opencv"] = "opencv"
+    url: str
+    reconnect_max_s: float = Field(30.0, gt=0)
+    frozen_after_s: float = Field(10.0, gt=0)
+
+
+class PicameraSourceConfig(_Strict):
+    """A Raspberry Pi camera module through picamera2."""
+
+    type: Literal["picamera"] = "picamera"
+    width: int = Field(1280, gt=0)
+    height: int = Field(720, gt=0)
+    fps: float = Field(15.0, gt=0)
+
+
+SourceConfig = Annotated[
+    ReplaySourceConfig | OpenCVSourceConfig | PicameraSourceConfig, Field(discriminator="type")
+]
+
+
+class DetectorConfig(_Strict):
+    """The ONNX detector.
+
+    ``model`` is a name from ``models/`` (its manifest) or a path to a manifest or ``.onnx``.
+    ``roi_xyxy`` crops the frame before the letterbox, so small far objects keep their pixels;
+    detections are mapped back to full-frame pixels.
+    """
+
+    model: str = "nanodet-m-int8"
+    threads: int = Field(2, ge=1, le=16)
+    score_threshold: float = Field(0.25, gt=0, lt=1)
+    nms_iou: float = Field(0.5, gt=0, lt=1)
+    roi_xyxy: tuple[int, int, int, int] | None = None
+    detect_fps: float | None = Field(None, gt=0)
+
+    @field_validator("roi_xyxy")
+    @classmethod
+    def _roi_ordered(cls, v: tuple[int, int, int, int] | None) -> tuple[int, int, int, int] | None:
+        if v is not None and (v[2] <= v[0] or v[3] <= v[1]):
+            raise ValueError("roi_xyxy must be x1,y1,x2,y2 with x2>x1 and y2>y1")
+        return v
+
+
+class TrackerConfig(_Strict):
+    """ByteTrack-style tracker; every time threshold is in seconds, not frames."""
+
+    high_score: float = Field(0.45, gt=0, lt=1)
+    low_score: float = Field(0.1, gt=0, lt=1)
+    new_track_score: float = Field(0.5, gt=0, lt=1)
+    match_iou: float = Field(0.2, gt=0, lt=1)
+    min_confirm_s: float = Field(0.1, ge=0)
+    max_lost_s: float = Field(1.0, gt=0)
+
+
+class LineConfig(_Strict):
+    """A directed counting line A→B in frame pixels.
+
+    ``in`` = from the left-hand side of A→B to its right-hand side as seen on screen.
+    """
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    a: Point
+    b: Point
+    anchor: Literal["bottom_center", "center", "top_center"] = "bottom_center"
+    hysteresis_px: float = Field(6.0, ge=0)
+    in_name: str = "in"
+    out_name: str = "out"
+    classes: tuple[str, ...] | None = None
+
+    @model_validator(mode="after")
+    def _distinct(self) -> LineConfig:
+        if self.a == self.b:
+            raise ValueError("a and b must differ")
+        return self
+
+
+class ZoneConfig(_Strict):
+    """A polygon (frame pixels) whose occupancy and dwell times are reported."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    polygon: tuple[Point, ...] = Field(min_length=3)
+    direction: str | None = None
+    exit_line: str | None = None
+    stationary_px_s: float = Field(15.0, gt=0)
+
+
+class MqttConfig(_Strict):
+    """Broker connection. The password is read from ``password_file`` (systemd credential)."""
+
+    url: str = "mqtt://127.0.0.1:1883"
+    topic_prefix: str = Field("edge", pattern=r"^[A-Za-z0-9_./-]{1,64}$")
+    protocol: Literal["5", "3.1.1"] = "5"
+    username: str | None = None
+    password_file: Path | None = None
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    keepalive_s: int = Field(30, ge=5)
+    max_inflight: int = Field(20, ge=1, le=1000)
+    counts_interval_s: float = Field(60.0, gt=0)
+    telemetry_interval_s: float = Field(30.0, gt=0)
+
+
+class OutboxConfig(_Strict):
+    """The on-device journal of crossings."""
+
+    max_rows: int = Field(1_000_000, ge=100)
+    keep_sent_s: float = Field(86_400.0, ge=0)
+
+
+class AppConfig(_Strict):
+    """The whole device configuration."""
+
+    device: DeviceConfig = DeviceConfig()
+    source: SourceConfig | None = None
+    detector: DetectorConfig = DetectorConfig()
+    tracker: TrackerConfig = TrackerConfig()
+    lines: tuple[LineConfig, ...] = ()
+    zones: tuple[ZoneConfig, ...] = ()
+    mqtt: MqttConfig | None = None
+    outbox: OutboxConfig = OutboxConfig()
+    min_processed_fps: float = Field(3.0, ge=0)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> AppConfig:
+        names = [ln.name for ln in self.lines]
+        dupes = {n for n in names if names.count(n) > 1}
+        if dupes:
+            raise ValueError(f"line names must be unique, repeated: {sorted(dupes)}")
+        return self
+
+
+def format_validation_error(err: ValidationError, origin: str) -> str:
+    """Render a pydantic error as one line per problem, each naming its dotted path."""
+    lines = []
+    for e in err.errors():
+        path = ".".join(str(p) for p in e["loc"]) or "<root>"
+        lines.append(f"{origin}: {path}: {e['msg']}")
+    return "\n".join(lines)
+
+
+def parse_config(data: dict[str, Any], origin: str = "<config>") -> AppConfig:
+    """Validate a config tree already read from TOML.
+
+    Raises:
+        ConfigError: naming ``origin`` and the dotted path of every invalid field.
+    """
+    try:
+        return AppConfig.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(format_validation_error(err, origin)) from None
+
+
+def load_config(path: Path) -> AppConfig:
+    """Read and validate a TOML config file.
+
+    Raises:
+        ConfigError: the file is missing, not TOML, or a field is invalid.
+    """
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read config: {err.strerror}") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path}: not valid TOML: {err}") from None
+    return parse_config(data, str(path))
+
+
+def config_hash(cfg: AppConfig) -> str:
+    """Short stable hash of the effective config, published with the device status."""
+    return hashlib.sha256(cfg.model_dump_json().encode()).hexdigest()[:12]
+
+
+def check_lines_inside(lines: tuple[LineConfig, ...], width: int, height: int) -> None:
+    """Reject lines whose end points lie outside a ``width``×``height`` frame.
+
+    Raises:
+        ConfigError: naming the line and the point.
+    """
+    for ln in lines:
+        for label, (x, y) in (("a", ln.a), ("b", ln.b)):
+            if not (0 <= x <= width and 0 <= y <= height):
+                raise ConfigError(
+                    f"lines.{ln.name}.{label}: point ({x:g}, {y:g}) lies outside the "
+                    f"{width}x{height} frame"
+                )

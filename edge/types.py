@@ -1,0 +1,178 @@
+"""Shared vocabulary between stages: frozen dataclasses, arrays with checked shapes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float32]
+IntArray = npt.NDArray[np.int64]
+ImageArray = npt.NDArray[np.uint8]
+
+#: The classes the product counts, in the order of their ids everywhere (Detections.class_id).
+CLASS_NAMES: tuple[str, ...] = ("person", "bicycle", "car", "motorcycle", "bus", "truck")
+CLASS_ID: dict[str, int] = {name: i for i, name in enumerate(CLASS_NAMES)}
+PERSON = CLASS_ID["person"]
+#: Two-wheelers: a person box riding one of these is a rider, not a pedestrian.
+RIDEABLE: frozenset[int] = frozenset({CLASS_ID["bicycle"], CLASS_ID["motorcycle"]})
+VEHICLE_CLASSES: frozenset[str] = frozenset({"bicycle", "car", "motorcycle", "bus", "truck"})
+
+Direction = Literal["in", "out"]
+
+
+def category_of(class_name: str) -> str:
+    """Return the reporting category of a class: ``pedestrian`` or ``vehicle``."""
+    return "pedestrian" if class_name == "person" else "vehicle"
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One decoded image and when it was taken.
+
+    Attributes:
+        image: H×W×3 uint8, BGR as OpenCV decodes it.
+        ts_s: source time in seconds (file PTS, sensor timestamp or monotonic clock).
+        seq: index of the frame in its source, counting frames skipped on purpose.
+    """
+
+    image: ImageArray
+    ts_s: float
+    seq: int
+
+    def __post_init__(self) -> None:
+        if self.image.ndim != 3 or self.image.shape[2] != 3:
+            raise ValueError(f"Frame.image must be H×W×3, got {self.image.shape}")
+
+    @property
+    def size_wh(self) -> tuple[int, int]:
+        """Frame width and height in pixels."""
+        return int(self.image.shape[1]), int(self.image.shape[0])
+
+
+def _check_rows(name: str, arr: npt.NDArray[np.generic], n: int, cols: int | None) -> None:
+    shape = (n,) if cols is None else (n, cols)
+    if arr.shape != shape:
+        raise ValueError(f"{name} must have shape {shape}, got {arr.shape}")
+
+
+@dataclass(frozen=True)
+class Detections:
+    """Detector output for one frame, structure of arrays.
+
+    Attributes:
+        xyxy: N×4 float32 boxes in frame pixels (x1, y1, x2, y2).
+        confidence: N float32 scores in [0, 1].
+        class_id: N int64 indices into ``CLASS_NAMES``.
+    """
+
+    xyxy: FloatArray
+    confidence: FloatArray
+    class_id: IntArray
+
+    def __post_init__(self) -> None:
+        n = len(self.xyxy)
+        _check_rows("xyxy", self.xyxy, n, 4)
+        _check_rows("confidence", self.confidence, n, None)
+        _check_rows("class_id", self.class_id, n, None)
+
+    def __len__(self) -> int:
+        return len(self.xyxy)
+
+    @staticmethod
+    def empty() -> Detections:
+        """No detections."""
+        return Detections(
+            np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64)
+        )
+
+    def select(self, mask: npt.NDArray[np.bool_] | IntArray) -> Detections:
+        """Return the subset chosen by a boolean mask or index array."""
+        return Detections(self.xyxy[mask], self.confidence[mask], self.class_id[mask])
+
+
+@dataclass(frozen=True)
+class Tracks:
+    """Confirmed tracks observed in one frame.
+
+    Only tracks matched to a detection in this frame are listed; the counter compares each
+    track's anchor with its previous observation, so a gap in between is harmless.
+
+    Attributes:
+        xyxy: N×4 float32 boxes in frame pixels (the matched detection's box).
+        confidence: N float32 detection scores.
+        class_id: N int64 class of the matched detection in this frame (not voted).
+        track_id: N int64 ids, unique within one tracker instance.
+        ts_s: time of the frame in seconds.
+    """
+
+    xyxy: FloatArray
+    confidence: FloatArray
+    class_id: IntArray
+    track_id: IntArray
+    ts_s: float
+
+    def __post_init__(self) -> None:
+        n = len(self.xyxy)
+        _check_rows("xyxy", self.xyxy, n, 4)
+        _check_rows("confidence", self.confidence, n, None)
+        _check_rows("class_id", self.class_id, n, None)
+        _check_rows("track_id", self.track_id, n, None)
+
+    def __len__(self) -> int:
+        return len(self.xyxy)
+
+    @staticmethod
+    def empty(ts_s: float) -> Tracks:
+        """No tracks at time ``ts_s``."""
+        return Tracks(
+            np.zeros((0, 4), np.float32),
+            np.zeros(0, np.float32),
+            np.zeros(0, np.int64),
+            np.zeros(0, np.int64),
+            ts_s,
+        )
+
+
+@dataclass(frozen=True)
+class Crossing:
+    """One object crossing one counting line.
+
+    Attributes:
+        line: name of the line.
+        direction: ``in`` (left side to right side of A→B) or ``out``.
+        class_name: class decided by vote over the track, one of ``CLASS_NAMES``.
+        track_id: tracker id of the object.
+        ts_s: source time of the crossing in seconds (the frame where it was seen across).
+        confidence: mean detection score over the track.
+    """
+
+    line: str
+    direction: Direction
+    class_name: str
+    track_id: int
+    ts_s: float
+    confidence: float
+
+
+@dataclass(frozen=True)
+class CountRecord:
+    """A crossing as journaled and published: identity that survives restarts.
+
+    ``(device_id, epoch, seq)`` is the idempotency key the collector upserts on.
+
+    Attributes:
+        device_id: id of the device that counted it.
+        epoch: start counter of the device (increments at every start).
+        seq: monotonic per device across restarts.
+        event_utc_s: wall-clock time of the crossing, seconds since the Unix epoch (UTC).
+        crossing: what was counted.
+    """
+
+    device_id: str
+    epoch: int
+    seq: int
+    event_utc_s: float
+    crossing: Crossing

@@ -1,0 +1,249 @@
+"""Wire format: MQTT topics and versioned JSON payloads, shared by the agent and the collector.
+
+Topic layout (``docs/mqtt.md`` has examples)::
+
+    <prefix>/v1/<site>/<device>/status          retained, QoS 1; Last Will "offline"
+    <prefix>/v1/<site>/<device>/events/<line>   QoS 1, batches of crossings, never retained
+    <prefix>/v1/<site>/<device>/counts/<line>   QoS 1, closed interval totals aligned to UTC
+    <prefix>/v1/<site>/<device>/state           retained, cumulative totals per line
+    <prefix>/v1/<site>/<device>/telemetry       QoS 0 with message expiry
+    <prefix>/v1/<site>/<device>/zones/<zone>    QoS 1, queue occupancy and wait estimates
+
+Every payload is a JSON object with ``"v": 1`` and ``"type"``; decoding checks both, the
+topic, and every field, and raises ``WireError`` naming what is wrong.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from edge.errors import WireError
+
+VERSION = 1
+TOPIC_VERSION = "v1"
+KINDS_WITH_NAME = frozenset({"events", "counts", "zones"})
+KINDS = frozenset({"status", "state", "telemetry"}) | KINDS_WITH_NAME
+
+Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+ClassCounts = dict[Name, Annotated[int, Field(ge=0)]]
+
+
+class _Msg(BaseModel):
+    # Unknown fields are ignored so a newer agent can add fields without breaking a collector.
+    model_config = ConfigDict(extra="ignore", frozen=True, strict=False)
+    v: Literal[1]
+
+
+class Event(BaseModel):
+    """One crossing as published; ``(device_id, epoch, seq)`` identifies it for ever."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+    device_id: Name
+    epoch: int = Field(ge=0)
+    seq: int = Field(ge=0)
+    ts: float = Field(description="event time, seconds since the Unix epoch, UTC")
+    line: Name
+    direction: Literal["in", "out"]
+    cls: Name = Field(alias="class")
+    track_id: int = Field(ge=0)
+    confidence: float = Field(ge=0, le=1)
+
+
+class EventsMsg(_Msg):
+    """A batch of crossings of one line."""
+
+    type: Literal["events"]
+    device_id: Name
+    events: list[Event] = Field(min_length=1, max_length=10_000)
+
+
+class DirectionCounts(BaseModel):
+    """Counts per class in each direction of a line."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    in_: ClassCounts = Field(default_factory=dict, alias="in")
+    out: ClassCounts = Field(default_factory=dict)
+
+
+class CountsMsg(_Msg):
+    """Totals of one line over the closed interval ``[start, end)`` (UTC seconds)."""
+
+    type: Literal["counts"]
+    device_id: Name
+    line: Name
+    start: float
+    end: float
+    counts: DirectionCounts
+
+
+class StateMsg(_Msg):
+    """Cumulative totals since the journal began, per line, direction and class."""
+
+    type: Literal["state"]
+    device_id: Name
+    epoch: int = Field(ge=0)
+    ts: float
+    lines: dict[Name, DirectionCounts]
+
+
+class StatusMsg(_Msg):
+    """Device liveness: ``online`` on connect, ``offline`` as Last Will, ``stopped`` on exit."""
+
+    type: Literal["status"]
+    device_id: Name
+    state: Literal["online", "offline", "stopped", "degraded"]
+    ts: float | None = None
+    version: str | None = None
+    model: str | None = None
+    config_hash: str | None = None
+    epoch: int | None = None
+
+
+class TelemetryMsg(_Msg):
+    """Health figures (fps, inference ms, outbox depth, temperature...)."""
+
+    type: Literal["telemetry"]
+    device_id: Name
+    ts: float
+    metrics: dict[str, float | int | str | bool | None]
+
+
+class ZoneMsg(_Msg):
+    """Queue figures of one zone: occupancy and wait estimates with their method."""
+
+    type: Literal["zones"]
+    device_id: Name
+    zone: Name
+    ts: float
+    occupancy: dict[Name, Annotated[int, Field(ge=0)]]
+    queue_length: int = Field(ge=0)
+    wait_s: float | None = None
+    wait_method: Literal["measured", "littles_law", "none"] = "none"
+    window_s: float | None = None
+
+
+Message = Annotated[
+    EventsMsg | CountsMsg | StateMsg | StatusMsg | TelemetryMsg | ZoneMsg,
+    Field(discriminator="type"),
+]
+_MESSAGE: TypeAdapter[Message] = TypeAdapter(Message)
+
+
+class Topic(BaseModel):
+    """A parsed topic."""
+
+    model_config = ConfigDict(frozen=True)
+    prefix: str
+    site: str
+    device_id: str
+    kind: str
+    name: str | None = None
+
+    def __str__(self) -> str:
+        base = f"{self.prefix}/{TOPIC_VERSION}/{self.site}/{self.device_id}/{self.kind}"
+        return f"{base}/{self.name}" if self.name else base
+
+
+def topic(prefix: str, site: str, device_id: str, kind: str, name: str | None = None) -> str:
+    """Build a topic string. ``name`` is the line or zone for events, counts and zones."""
+    if kind not in KINDS:
+        raise WireError(f"unknown topic kind {kind!r}")
+    if (kind in KINDS_WITH_NAME) != (name is not None):
+        raise WireError(f"topic kind {kind!r} {'needs' if name is None else 'takes no'} a name")
+    return str(Topic(prefix=prefix, site=site, device_id=device_id, kind=kind, name=name))
+
+
+def subscription(prefix: str, kind: str = "#", share_group: str | None = None) -> str:
+    """Topic filter for every device's ``kind`` messages (``#``: all), optionally shared."""
+    tail = "#" if kind == "#" else (f"{kind}/+" if kind in KINDS_WITH_NAME else kind)
+    filt = f"{prefix}/{TOPIC_VERSION}/+/+/{tail}"
+    return f"$share/{share_group}/{filt}" if share_group else filt
+
+
+def parse_topic(text: str) -> Topic:
+    """Split a topic into its parts; the prefix may itself contain slashes.
+
+    Raises:
+        WireError: the topic does not follow the layout.
+    """
+    parts = text.split("/")
+    try:
+        vi = len(parts) - 1 - parts[::-1].index(TOPIC_VERSION, 2)
+    except ValueError:
+        raise WireError(f"topic {text!r}: no '{TOPIC_VERSION}' segment") from None
+    prefix, rest = "/".join(parts[:vi]), parts[vi + 1 :]
+    if not prefix or len(rest) not in (3, 4) or rest[2] not in KINDS:
+        raise WireError(f"topic {text!r}: expected <prefix>/v1/<site>/<device>/<kind>[/<name>]")
+    kind = rest[2]
+    if (kind in KINDS_WITH_NAME) != (len(rest) == 4):
+        raise WireError(f"topic {text!r}: kind {kind!r} has the wrong number of segments")
+    return Topic(
+        prefix=prefix,
+        site=rest[0],
+        device_id=rest[1],
+        kind=kind,
+        name=rest[3] if len(rest) == 4 else None,
+    )
+
+
+def encode(msg: BaseModel) -> bytes:
+    """Serialise a message to compact JSON bytes (field aliases such as ``class`` and ``in``)."""
+    return msg.model_dump_json(by_alias=True, exclude_none=True).encode()
+
+
+def decode(payload: bytes | str) -> Message:
+    """Parse and validate a payload of any kind.
+
+    Raises:
+        WireError: not JSON, not an object, an unknown version or type, or an invalid field
+            (the message names the field's dotted path).
+    """
+    try:
+        raw: Any = json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise WireError(f"payload is not JSON: {err}") from None
+    if not isinstance(raw, dict):
+        raise WireError("payload must be a JSON object")
+    if raw.get("v") != VERSION:
+        raise WireError(
+            f"unsupported payload version {raw.get('v')!r} (this build reads {VERSION})"
+        )
+    try:
+        return _MESSAGE.validate_python(raw)
+    except ValidationError as err:
+        first = err.errors()[0]
+        path = ".".join(str(p) for p in first["loc"]) or "<root>"
+        raise WireError(f"invalid payload: {path}: {first['msg']}") from None
+
+
+def decode_for_topic(text: str, payload: bytes | str) -> tuple[Topic, Message]:
+    """Decode a payload and check it agrees with its topic (kind, device id, line or zone).
+
+    Raises:
+        WireError: as ``decode``, or the payload disagrees with the topic.
+    """
+    top = parse_topic(text)
+    msg = decode(payload)
+    if msg.type != top.kind:
+        raise WireError(f"topic {text!r} is for {top.kind!r} but payload type is {msg.type!r}")
+    if msg.device_id != top.device_id:
+        raise WireError(f"topic {text!r} names device {top.device_id!r}, payload {msg.device_id!r}")
+    if isinstance(msg, EventsMsg):
+        bad = [e for e in msg.events if e.device_id != top.device_id or e.line != top.name]
+        if bad:
+            raise WireError(f"topic {text!r}: event seq {bad[0].seq} is for another device or line")
+    name = (
+        msg.line if isinstance(msg, CountsMsg) else msg.zone if isinstance(msg, ZoneMsg) else None
+    )
+    if name is not None and name != top.name:
+        raise WireError(f"topic {text!r} names {top.name!r}, payload {name!r}")
+    return top, msg
+
+
+def utc_iso(ts: float) -> str:
+    """Format UTC seconds as ISO 8601 with milliseconds, for logs and CSV."""
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
