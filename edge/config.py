@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -224,3 +225,48 @@ def check_lines_inside(lines: tuple[LineConfig, ...], width: int, height: int) -
                     f"lines.{ln.name}.{label}: point ({x:g}, {y:g}) lies outside the "
                     f"{width}x{height} frame"
                 )
+
+
+def default_models_dir() -> Path:
+    """Where model manifests and weights live: ``$EDGE_COUNTER_MODELS``, else ``models/``
+    beside the source checkout, else ``./models``."""
+    env = os.environ.get("EDGE_COUNTER_MODELS")
+    if env:
+        return Path(env)
+    beside_source = Path(__file__).resolve().parents[1] / "models"
+    return beside_source if beside_source.is_dir() else Path("models")
+
+
+def default_data_dir() -> Path:
+    """Where sample clips live: ``$EDGE_COUNTER_DATA``, else ``data/`` beside the checkout."""
+    env = os.environ.get("EDGE_COUNTER_DATA")
+    if env:
+        return Path(env)
+    beside_source = Path(__file__).resolve().parents[1] / "data"
+    return beside_source if beside_source.is_dir() else Path("data")
+
+
+def mirror_dir() -> Path | None:
+    """The asset mirror named by ``$EDGE_COUNTER_MIRROR``, if any."""
+    env = os.environ.get("EDGE_COUNTER_MIRROR")
+    return Path(env) if env else None
+
+
+def parse_line_option(text: str) -> LineConfig:
+    """Parse ``NAME:AX,AY,BX,BY`` from the command line.
+
+    Raises:
+        ConfigError: naming the option value and what is wrong with it.
+    """
+    name, sep, coords = text.partition(":")
+    parts = coords.split(",")
+    if not sep or len(parts) != 4:
+        raise ConfigError(f"--line {text!r}: expected NAME:AX,AY,BX,BY")
+    try:
+        ax, ay, bx, by = (float(p) for p in parts)
+    except ValueError:
+        raise ConfigError(f"--line {text!r}: coordinates must be numbers") from None
+    try:
+        return LineConfig(name=name, a=(ax, ay), b=(bx, by))
+    except ValidationError as err:
+        raise ConfigError(format_validation_error(err, f"--line {text!r}")) from None
