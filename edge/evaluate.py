@@ -1,0 +1,98 @@
+"""Evaluation: replay every clip that has ground truth and score the counts (WAPE)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from edge.config import AppConfig, LineConfig
+from edge.errors import ConfigError
+from edge.replay import ReplayResult, replay
+from edge.types import CLASS_NAMES, category_of
+
+
+@dataclass(frozen=True)
+class Cell:
+    """Ground truth and count for one clip, line, direction and class (or category)."""
+
+    clip: str
+    line: str
+    direction: str
+    key: str
+    truth: int
+    counted: int
+
+
+@dataclass(frozen=True)
+class ClipScore:
+    """Every cell of one clip and its replay figures."""
+
+    clip: str
+    classes: tuple[Cell, ...]
+    categories: tuple[Cell, ...]
+    fps: float
+    processed_frames: int
+
+
+def wape(cells: list[Cell] | tuple[Cell, ...]) -> float | None:
+    """Weighted absolute percentage error Σ|counted − truth| / Σ truth; None without truth."""
+    truth = sum(c.truth for c in cells)
+    return sum(abs(c.counted - c.truth) for c in cells) / truth if truth else None
+
+
+def load_clip(clip_dir: Path) -> tuple[dict[str, Any], tuple[LineConfig, ...]]:
+    """Read ``clip.json`` and turn its lines into line configs (default hysteresis)."""
+    path = clip_dir / "clip.json"
+    try:
+        meta: dict[str, Any] = json.loads(path.read_text())
+        lines = tuple(
+            LineConfig(name=ln["id"], a=tuple(ln["A"]), b=tuple(ln["B"])) for ln in meta["lines"]
+        )
+    except (OSError, ValueError, KeyError) as err:
+        raise ConfigError(f"{path}: not a readable clip description: {err}") from None
+    return meta, lines
+
+
+def score_clip(meta: dict[str, Any], result: ReplayResult) -> ClipScore:
+    """Compare a replay's totals with the clip's ground truth, for annotated classes only."""
+    annotated = [c for c in CLASS_NAMES if c in meta.get("classes_annotated", CLASS_NAMES)]
+    classes: list[Cell] = []
+    categories: list[Cell] = []
+    for ln in meta["lines"]:
+        truth = ln["ground_truth"]["per_class"]
+        for direction in ("in", "out"):
+            got = result.lines[ln["id"]][direction]
+            per_cat: dict[str, list[int]] = {}
+            for cls in annotated:
+                t, c = int(truth.get(cls, {}).get(direction, 0)), got.get(cls, 0)
+                classes.append(Cell(meta["clip"], ln["id"], direction, cls, t, c))
+                acc = per_cat.setdefault(category_of(cls), [0, 0])
+                acc[0] += t
+                acc[1] += c
+            categories += [
+                Cell(meta["clip"], ln["id"], direction, cat, t, c)
+                for cat, (t, c) in per_cat.items()
+            ]
+    return ClipScore(
+        meta["clip"], tuple(classes), tuple(categories), result.fps, result.processed_frames
+    )
+
+
+def evaluate(clips_dir: Path, cfg: AppConfig, models_dir: Path) -> list[ClipScore]:
+    """Replay and score every clip folder under ``clips_dir`` that has a ``clip.json``.
+
+    Raises:
+        ConfigError: no clip with ground truth was found.
+    """
+    scores = []
+    clip_dirs = sorted(p.parent for p in clips_dir.glob("*/clip.json"))
+    if not clip_dirs:
+        raise ConfigError(f"{clips_dir}: no clip folder with a clip.json (run assets fetch)")
+    for clip_dir in clip_dirs:
+        meta, lines = load_clip(clip_dir)
+        clip_cfg = cfg.model_copy(update={"lines": lines})
+        result = replay(clip_dir / "video.mp4", clip_cfg, models_dir)
+        scores.append(score_clip(meta, result))
+    return scores
