@@ -229,8 +229,9 @@ class LineCounter:
                 continue
             if not 0.5 <= size / st.size <= 2.0:
                 continue
-            d = float(np.hypot(*(st.center + st.velocity * gap - center)))
-            if d <= 0.5 * max(size, st.size) and d < best_d:
+            shift = st.velocity * gap
+            d = float(np.hypot(*(st.center + shift - center)))
+            if d <= 0.5 * (max(size, st.size) + float(np.hypot(*shift))) and d < best_d:
                 best, best_d = tid, d
         return best
 
