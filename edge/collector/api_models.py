@@ -1,0 +1,165 @@
+"""Collector HTTP API: response models (they document the OpenAPI schema)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+_Names = list[str]
+
+
+class FilterQuery(BaseModel):
+    """Filters: repeat a parameter or separate values with commas (``class=car,bus``)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    site: _Names = Field(default_factory=list, max_length=100)
+    device: _Names = Field(default_factory=list, max_length=100)
+    line: _Names = Field(default_factory=list, max_length=100)
+    direction: _Names = Field(default_factory=list, max_length=100)
+    cls: _Names = Field(default_factory=list, max_length=100, alias="class")
+    category: _Names = Field(default_factory=list, max_length=100)
+
+
+class TodayQuery(FilterQuery):
+    """Filters, the dimensions that split the answer and the time zone of "today"."""
+
+    group_by: str = Field("direction,category", max_length=200)
+    tz: str | None = Field(None, max_length=64, description="IANA zone; default: the site's")
+
+
+class CountsQuery(TodayQuery):
+    """Counts between ``start`` and ``end`` in buckets (``1m`` .. ``1d``)."""
+
+    start: str | None = Field(None, max_length=64, description="Unix s or ISO 8601")
+    end: str | None = Field(None, max_length=64, description="Unix s or ISO 8601; default now")
+    bucket: str = Field("1h", max_length=16)
+
+
+class Health(BaseModel):
+    """The collector is up and its database answers."""
+
+    status: str = "ok"
+    schema_version: int
+
+
+class Site(BaseModel):
+    """A site (checkpoint) and the time zone its day starts in."""
+
+    site: str
+    name: str | None = None
+    timezone: str
+    devices: int
+
+
+class Device(BaseModel):
+    """A device with its latest status and telemetry.
+
+    ``health`` is ``online`` (status online and heard from within ``stale_after_s``),
+    ``stale`` (status online but silent), ``offline`` (offline or stopped), ``degraded``
+    or ``unknown`` (no status yet).
+    """
+
+    device_id: str
+    site: str
+    health: str
+    state: str | None
+    first_seen: float
+    last_seen: float | None
+    status_received_at: float | None
+    status: dict[str, Any] | None
+    telemetry: dict[str, Any] | None
+    telemetry_ts: float | None
+
+
+class Devices(BaseModel):
+    """Every known device."""
+
+    now: float
+    stale_after_s: float
+    devices: list[Device]
+
+
+class SeriesOut(BaseModel):
+    """One combination of the grouped dimensions; ``counts[i]`` belongs to ``buckets[i]``."""
+
+    key: dict[str, str]
+    total: int
+    counts: list[int]
+
+
+class CountsOut(BaseModel):
+    """Crossings per bucket. Bucket starts are UTC seconds and local ISO 8601 times."""
+
+    start: int
+    end: int
+    bucket_s: int
+    timezone: str
+    group_by: list[str]
+    buckets: list[int]
+    buckets_local: list[str]
+    series: list[SeriesOut]
+
+
+class TotalRow(BaseModel):
+    """One combination of the grouped dimensions and its count."""
+
+    key: dict[str, str]
+    n: int
+
+
+class TodayOut(BaseModel):
+    """Totals since local midnight."""
+
+    since: int
+    since_local: str
+    timezone: str
+    group_by: list[str]
+    total: int
+    rows: list[TotalRow]
+
+
+class LineTotals(BaseModel):
+    """Counts per class in each direction."""
+
+    model_config = {"populate_by_name": True}
+    in_: dict[str, int] = Field(alias="in")
+    out: dict[str, int]
+
+
+class DeviceTotals(BaseModel):
+    """All-time totals of one device per line."""
+
+    lines: dict[str, LineTotals]
+
+
+class TotalsOut(BaseModel):
+    """All-time totals per device, in the shape ``edge-counter replay`` prints."""
+
+    devices: dict[str, DeviceTotals]
+
+
+class ZoneOut(BaseModel):
+    """Latest queue figures of one zone."""
+
+    device_id: str
+    site: str
+    zone: str
+    ts: float
+    report: dict[str, Any]
+
+
+class RejectOut(BaseModel):
+    """A payload the collector did not store."""
+
+    received_at: float
+    topic: str
+    reason: str
+    excerpt: str
+
+
+class RejectsOut(BaseModel):
+    """Rejected payloads: the total and the latest few."""
+
+    total: int
+    latest: list[RejectOut]

@@ -1,0 +1,135 @@
+"""Collector configuration: one strict, typed tree loaded once from TOML, overridable by flags."""
+
+from __future__ import annotations
+
+import socket
+import tomllib
+import zoneinfo
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from edge.config import format_validation_error
+from edge.errors import ConfigError
+
+NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SiteConfig(_Strict):
+    """One site (checkpoint): its display name and the time zone its day starts in."""
+
+    name: str | None = None
+    timezone: str = "UTC"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        return check_timezone(v)
+
+
+class MqttSubscriberConfig(_Strict):
+    """How the collector subscribes.
+
+    ``share_group`` makes every collector with the same group one consumer of events, counts,
+    telemetry and zones (MQTT v5 ``$share``); status and state are retained, which a broker
+    never delivers on a shared subscription, so every collector also reads those directly.
+    ``receive_maximum`` bounds the messages the broker sends before they are acknowledged,
+    and so the collector's queue and the size of one write: larger batches write faster but
+    a crash makes the broker resend more (which the upsert absorbs).
+    """
+
+    url: str = "mqtt://127.0.0.1:1883"
+    topic_prefix: str = Field("edge", pattern=r"^[A-Za-z0-9_./-]{1,64}$")
+    share_group: str | None = Field("collectors", pattern=NAME_PATTERN)
+    client_id: str = Field(default_factory=lambda: f"collector-{socket.gethostname()}"[:64])
+    username: str | None = None
+    password_file: Path | None = None
+    ca_file: Path | None = None
+    keepalive_s: int = Field(30, ge=5)
+    session_expiry_s: int = Field(86_400, ge=0, le=4_294_967_295)
+    receive_maximum: int = Field(200, ge=1, le=65_535)
+    max_payload_bytes: int = Field(4_000_000, ge=1024)
+
+
+class StoreConfig(_Strict):
+    """Where counts go: ``sqlite:///path`` (embedded, WAL) or ``postgresql://...``.
+
+    ``batch_max_messages`` and ``batch_max_wait_s`` trade latency for throughput: the
+    writer commits when either is reached, and only then acknowledges the messages.
+    """
+
+    url: str = "sqlite:///collector.db"
+    batch_max_messages: int = Field(500, ge=1, le=100_000)
+    batch_max_wait_s: float = Field(0.05, ge=0, le=10)
+    api_pool_size: int = Field(4, ge=1, le=64)
+
+
+class HttpConfig(_Strict):
+    """The read-only HTTP API and dashboard. ``token_file`` holds an optional bearer token."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65_535)
+    token_file: Path | None = None
+    token: str | None = Field(None, min_length=8)
+    stale_after_s: float = Field(120.0, gt=0)
+
+
+class CollectorConfig(_Strict):
+    """The whole collector configuration."""
+
+    mqtt: MqttSubscriberConfig = MqttSubscriberConfig()
+    store: StoreConfig = StoreConfig()
+    http: HttpConfig = HttpConfig()
+    sites: dict[str, SiteConfig] = Field(default_factory=dict)
+
+    def site_timezone(self, site: str) -> str:
+        """Time zone of ``site`` (UTC when the site is not configured)."""
+        conf = self.sites.get(site)
+        return conf.timezone if conf else "UTC"
+
+    def api_token(self) -> str | None:
+        """The bearer token from ``http.token`` or ``http.token_file``, if any."""
+        if self.http.token_file is None:
+            return self.http.token
+        try:
+            return self.http.token_file.read_text(encoding="utf-8").strip() or None
+        except OSError as err:
+            raise ConfigError(f"http.token_file: cannot read: {err.strerror}") from None
+
+
+def check_timezone(name: str) -> str:
+    """Return ``name`` if it is an IANA time zone, else raise ``ValueError``."""
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r}") from None
+    return name
+
+
+def load_collector_config(path: Path | None, overrides: dict[str, Any]) -> CollectorConfig:
+    """Read the TOML file (if any), apply dotted ``overrides`` such as ``{"mqtt.url": ...}``.
+
+    Raises:
+        ConfigError: the file is unreadable or not TOML, or a field is invalid (dotted path).
+    """
+    data: dict[str, Any] = {}
+    origin = str(path) if path else "<flags>"
+    if path is not None:
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except OSError as err:
+            raise ConfigError(f"{path}: cannot read config: {err.strerror}") from None
+        except tomllib.TOMLDecodeError as err:
+            raise ConfigError(f"{path}: not valid TOML: {err}") from None
+    for dotted, value in overrides.items():
+        section, _, key = dotted.partition(".")
+        data.setdefault(section, {})[key] = value
+    try:
+        return CollectorConfig.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(format_validation_error(err, origin)) from None

@@ -1,0 +1,195 @@
+"""Collector ingest stage: one MQTT message in, typed rows for the store out (no I/O here).
+
+Every payload goes through ``edge.wire.decode_for_topic``; on top of that the collector
+rejects what the database could not hold (non-finite floats, integers beyond 64 bits, site
+names outside the wire's name pattern), so a bad payload is counted, never a crash.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+from edge.errors import WireError
+from edge.wire import (
+    CountsMsg,
+    Event,
+    EventsMsg,
+    StateMsg,
+    StatusMsg,
+    TelemetryMsg,
+    ZoneMsg,
+    decode_for_topic,
+)
+
+INT64_MAX = 2**63 - 1
+#: Event and report times must lie between 1970 and 2106 (unsigned 32-bit seconds).
+MAX_TS = 2.0**32
+_SITE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+REJECT_EXCERPT_BYTES = 512
+
+
+@dataclass(frozen=True)
+class Received:
+    """One message as the subscriber got it.
+
+    Attributes:
+        topic: the full topic.
+        payload: raw bytes.
+        received_s: collector wall clock, UTC seconds.
+        retained: the broker replayed a retained message (it says nothing about liveness).
+    """
+
+    topic: str
+    payload: bytes
+    received_s: float
+    retained: bool = False
+
+
+@dataclass(frozen=True)
+class EventRow:
+    """One crossing, ready for the ``events`` table; ``(device_id, epoch, seq)`` is its key."""
+
+    site: str
+    device_id: str
+    epoch: int
+    seq: int
+    ts_s: float
+    line: str
+    direction: str
+    cls: str
+    track_id: int
+    confidence: float
+
+
+@dataclass(frozen=True)
+class IntervalRow:
+    """A device-reported interval total of one line, direction and class."""
+
+    site: str
+    device_id: str
+    line: str
+    start_s: float
+    end_s: float
+    direction: str
+    cls: str
+    n: int
+
+
+@dataclass(frozen=True)
+class DeviceReport:
+    """The latest-value part of a message: status, telemetry, state or zone figures.
+
+    ``kind`` is ``status``, ``telemetry``, ``state`` or ``zones``; ``body_json`` is the
+    re-encoded message (never the raw payload); ``ts_s`` orders reports of one kind: the
+    device's time, except for status, ordered by arrival because a Last Will carries the
+    time it was set, not the time it fired.
+    """
+
+    site: str
+    device_id: str
+    kind: str
+    ts_s: float
+    received_s: float
+    body_json: str
+    name: str | None = None
+    state: str | None = None
+
+
+@dataclass(frozen=True)
+class Reject:
+    """A message that was not stored, and why."""
+
+    topic: str
+    reason: str
+    received_s: float
+    excerpt: str
+
+
+@dataclass
+class Ingested:
+    """Everything one message contributes to the store."""
+
+    site: str = ""
+    device_id: str = ""
+    received_s: float = 0.0
+    live: bool = True
+    events: list[EventRow] = field(default_factory=list)
+    intervals: list[IntervalRow] = field(default_factory=list)
+    reports: list[DeviceReport] = field(default_factory=list)
+    reject: Reject | None = None
+
+
+def ingest(msg: Received) -> Ingested:
+    """Decode and check one message; a bad one comes back with ``reject`` set and no rows."""
+    try:
+        top, decoded = decode_for_topic(msg.topic, msg.payload)
+        if not _SITE.match(top.site):
+            raise WireError(f"topic {msg.topic!r}: site name is not [A-Za-z0-9_.-]{{1,64}}")
+        out = Ingested(top.site, top.device_id, msg.received_s, live=not msg.retained)
+        _fill(out, decoded)
+    except WireError as err:
+        return _rejected(msg, str(err))
+    except (ValueError, RecursionError) as err:
+        # json.loads raises these past wire.decode: 4,300+ digit integers, deep nesting.
+        return _rejected(msg, f"payload is not decodable JSON: {type(err).__name__}")
+    return out
+
+
+def _rejected(msg: Received, reason: str) -> Ingested:
+    excerpt = msg.payload[:REJECT_EXCERPT_BYTES].decode("utf-8", "replace").replace("\0", "?")
+    return Ingested(reject=Reject(msg.topic, reason[:500], msg.received_s, excerpt))
+
+
+def _fill(out: Ingested, msg: object) -> None:
+    if isinstance(msg, EventsMsg):
+        out.events = [_event_row(out.site, e) for e in msg.events]
+    elif isinstance(msg, CountsMsg):
+        _check_ts(msg.start, msg.end)
+        out.intervals = [
+            IntervalRow(out.site, msg.device_id, msg.line, msg.start, msg.end, d, cls, n)
+            for d, per_class in (("in", msg.counts.in_), ("out", msg.counts.out))
+            for cls, n in per_class.items()
+            if _check_int(n)
+        ]
+    elif isinstance(msg, StatusMsg):
+        _check_ts(msg.ts if msg.ts is not None else out.received_s)
+        out.reports = [_report(out, "status", out.received_s, msg, state=msg.state)]
+    elif isinstance(msg, TelemetryMsg | StateMsg | ZoneMsg):
+        _check_ts(msg.ts)
+        name = msg.zone if isinstance(msg, ZoneMsg) else None
+        out.reports = [_report(out, msg.type, msg.ts, msg, name=name)]
+
+
+def _report(
+    out: Ingested,
+    kind: str,
+    ts: float,
+    msg: StatusMsg | TelemetryMsg | StateMsg | ZoneMsg,
+    **extra: str | None,
+) -> DeviceReport:
+    body = msg.model_dump_json(by_alias=True, exclude_none=True)
+    return DeviceReport(out.site, out.device_id, kind, ts, out.received_s, body, **extra)
+
+
+def _event_row(site: str, e: Event) -> EventRow:
+    _check_ts(e.ts)
+    _check_int(e.epoch, e.seq, e.track_id)
+    return EventRow(
+        site, e.device_id, e.epoch, e.seq, e.ts, e.line, e.direction, e.cls,
+        e.track_id, e.confidence,
+    )  # fmt: skip
+
+
+def _check_ts(*values: float) -> None:
+    for v in values:
+        if not (math.isfinite(v) and 0 <= v < MAX_TS):
+            raise WireError(f"time {v!r} is not finite UTC seconds between 1970 and 2106")
+
+
+def _check_int(*values: int) -> bool:
+    for v in values:
+        if v > INT64_MAX:
+            raise WireError(f"integer {v} does not fit in 64 bits")
+    return True

@@ -1,0 +1,181 @@
+"""Collector read side: the SQL behind every API answer, portable across SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import zoneinfo
+from dataclasses import dataclass, field
+from typing import Any
+
+from edge.collector.buckets import bucket_edges, bucket_index, chunk_s
+from edge.collector.store import Reader
+from edge.types import CLASS_NAMES, PERSON, category_of
+
+#: Most numbers one counts answer may hold (series times buckets).
+MAX_CELLS = 2_000_000
+#: API dimension -> SQL expression over counts_minute / counts_total.
+DIMENSIONS: dict[str, str] = {
+    "site": "site",
+    "device": "device_id",
+    "line": "line",
+    "direction": "direction",
+    "class": "cls",
+    "category": (
+        f"CASE WHEN cls = '{CLASS_NAMES[PERSON]}' THEN '{category_of(CLASS_NAMES[PERSON])}'"
+        f" ELSE '{category_of('car')}' END"
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Values to keep for each dimension (``None``: all). Every value is a checked name."""
+
+    values: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def sql(self) -> tuple[str, list[Any]]:
+        """``AND ...`` clauses and their parameters."""
+        clauses: list[str] = []
+        params: list[Any] = []
+        for dim, vals in sorted(self.values.items()):
+            if vals:
+                clauses.append(f"({DIMENSIONS[dim]}) IN ({', '.join('?' * len(vals))})")
+                params.extend(vals)
+        return "".join(f" AND {c}" for c in clauses), params
+
+
+@dataclass(frozen=True)
+class Series:
+    """Counts of one combination of the grouped dimensions, one number per bucket."""
+
+    key: dict[str, str]
+    counts: list[int]
+
+
+@dataclass(frozen=True)
+class CountsResult:
+    """Bucketed counts: ``edges`` are bucket starts (UTC seconds); each series aligns to them."""
+
+    edges: list[int]
+    series: list[Series]
+
+
+def counts(
+    reader: Reader,
+    window: tuple[int, int],
+    bucket: tuple[int, zoneinfo.ZoneInfo],
+    filters: Filters,
+    group_by: tuple[str, ...],
+) -> CountsResult:
+    """Counts in ``[start, end)`` (rounded down to the minute) per local bucket.
+
+    Args:
+        reader: a read connection.
+        window: ``(start_s, end_s)`` UTC seconds.
+        bucket: bucket size in seconds and the time zone buckets align to.
+        filters: dimension values to keep.
+        group_by: dimensions that split the series (order kept).
+    """
+    (start_s, end_s), (bucket_s, tz) = window, bucket
+    edges = bucket_edges(start_s, end_s, bucket_s, tz)
+    step = chunk_s(bucket_s)
+    cols = [DIMENSIONS[d] for d in group_by]
+    where, params = filters.sql()
+    select = ", ".join([f"(minute / {step}) * {step}", *cols])
+    sql = (
+        f"SELECT {select}, SUM(n) FROM counts_minute WHERE minute >= ? AND minute < ?{where}"
+        f" GROUP BY {', '.join(str(i + 1) for i in range(len(cols) + 1))}"
+    )
+    by_key: dict[tuple[str, ...], list[int]] = {}
+    for row in reader.query(sql, [start_s - start_s % 60, end_s, *params]):
+        idx = bucket_index(edges, int(row[0]))
+        key = tuple(row[1:-1])
+        if key not in by_key and (len(by_key) + 1) * len(edges) > MAX_CELLS:
+            raise ValueError("too many series x buckets: filter more or use a larger bucket")
+        series = by_key.setdefault(key, [0] * len(edges))
+        series[max(idx, 0)] += int(row[-1])
+    return CountsResult(
+        edges, [Series(dict(zip(group_by, k, strict=True)), v) for k, v in sorted(by_key.items())]
+    )
+
+
+def totals_since(
+    reader: Reader, since_s: int, filters: Filters, group_by: tuple[str, ...]
+) -> list[tuple[dict[str, str], int]]:
+    """Totals from ``since_s`` (a minute boundary, e.g. local midnight) until now."""
+    cols = [DIMENSIONS[d] for d in group_by]
+    where, params = filters.sql()
+    select = ", ".join([*cols, "SUM(n)"])
+    group = f" GROUP BY {', '.join(str(i + 1) for i in range(len(cols)))}" if cols else ""
+    sql = f"SELECT {select} FROM counts_minute WHERE minute >= ?{where}{group}"
+    rows = sorted(reader.query(sql, [since_s, *params]))
+    return [(dict(zip(group_by, r[:-1], strict=True)), int(r[-1])) for r in rows if r[-1]]
+
+
+def all_time_totals(reader: Reader, filters: Filters) -> dict[str, Any]:
+    """Every device's totals in the replay's shape: device -> lines -> line -> in/out -> class."""
+    where, params = filters.sql()
+    devices: dict[str, Any] = {}
+    sql = f"SELECT device_id, line, direction, cls, n FROM counts_total WHERE 1 = 1{where}"
+    for device_id, line, direction, cls, n in reader.query(sql, params):
+        lines = devices.setdefault(device_id, {"lines": {}})["lines"]
+        per_class = lines.setdefault(line, {"in": {}, "out": {}})[direction]
+        per_class[cls] = per_class.get(cls, 0) + int(n)
+    return {"devices": devices}
+
+
+def devices(reader: Reader, site: str | None) -> list[dict[str, Any]]:
+    """Every device with its last status and telemetry (newest report of each kind)."""
+    sql = """SELECT d.device_id, d.site, d.first_seen, d.last_seen,
+        s.state, s.received_at, s.body, t.ts, t.body
+        FROM devices d
+        LEFT JOIN device_reports s ON s.device_id = d.device_id AND s.kind = 'status'
+        LEFT JOIN device_reports t ON t.device_id = d.device_id AND t.kind = 'telemetry'"""
+    params: list[Any] = []
+    if site is not None:
+        sql += " WHERE d.site = ?"
+        params.append(site)
+    out = []
+    for dev, site_, first, last, state, state_rx, status, tel_ts, tel in reader.query(
+        sql + " ORDER BY d.site, d.device_id", params
+    ):
+        out.append(
+            {
+                "device_id": dev, "site": site_, "first_seen": first, "last_seen": last,
+                "status": json.loads(status) if status else None, "state": state,
+                "status_received_at": state_rx,
+                "telemetry": json.loads(tel) if tel else None, "telemetry_ts": tel_ts,
+            }
+        )  # fmt: skip
+    return out
+
+
+def sites(reader: Reader) -> dict[str, int]:
+    """Site name -> number of devices seen there."""
+    rows = reader.query("SELECT site, COUNT(*) FROM devices GROUP BY site")
+    return {str(s): int(n) for s, n in rows}
+
+
+def zones_latest(reader: Reader, site: str | None) -> list[dict[str, Any]]:
+    """Latest figures of every zone (queue length, wait) per device."""
+    sql = "SELECT device_id, site, name, ts, body FROM device_reports WHERE kind = 'zones'"
+    params: list[Any] = []
+    if site is not None:
+        sql += " AND site = ?"
+        params.append(site)
+    return [
+        {"device_id": d, "site": s, "zone": z, "ts": ts, "report": json.loads(body)}
+        for d, s, z, ts, body in reader.query(sql + " ORDER BY site, device_id, name", params)
+    ]
+
+
+def rejects(reader: Reader, limit: int) -> tuple[int, list[dict[str, Any]]]:
+    """How many payloads were rejected in all, and the latest ``limit`` of them."""
+    total = int(reader.query("SELECT COUNT(*) FROM rejects")[0][0])
+    rows = reader.query(
+        "SELECT received_at, topic, reason, excerpt FROM rejects ORDER BY id DESC LIMIT ?",
+        [limit],
+    )
+    return total, [
+        {"received_at": r, "topic": t, "reason": why, "excerpt": ex} for r, t, why, ex in rows
+    ]

@@ -1,0 +1,86 @@
+"""Collector storage: versioned schema migrations, one list for SQLite and PostgreSQL.
+
+A migration is applied once, in its own transaction, and recorded in ``schema_version``.
+Never edit a released migration: append a new one. ``{id}`` and ``{float}`` are the only
+dialect differences the schema needs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One schema step: ``version`` (1, 2, ...), what it does, and its statements."""
+
+    version: int
+    description: str
+    statements: tuple[str, ...]
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "events, per-minute and all-time aggregates, devices, reports, rejects",
+        (
+            # One row per crossing; the key makes redelivery a no-op.
+            """CREATE TABLE events (
+                device_id TEXT NOT NULL, epoch BIGINT NOT NULL, seq BIGINT NOT NULL,
+                site TEXT NOT NULL, line TEXT NOT NULL, direction TEXT NOT NULL,
+                cls TEXT NOT NULL, ts {float} NOT NULL, track_id BIGINT NOT NULL,
+                confidence {float} NOT NULL, received_at {float} NOT NULL,
+                PRIMARY KEY (device_id, epoch, seq))""",
+            # Bumped only by rows actually inserted into events, in the same transaction.
+            """CREATE TABLE counts_minute (
+                minute BIGINT NOT NULL, site TEXT NOT NULL, device_id TEXT NOT NULL,
+                line TEXT NOT NULL, direction TEXT NOT NULL, cls TEXT NOT NULL,
+                n BIGINT NOT NULL,
+                PRIMARY KEY (minute, site, device_id, line, direction, cls))""",
+            """CREATE TABLE counts_total (
+                site TEXT NOT NULL, device_id TEXT NOT NULL, line TEXT NOT NULL,
+                direction TEXT NOT NULL, cls TEXT NOT NULL, n BIGINT NOT NULL,
+                PRIMARY KEY (device_id, line, direction, cls, site))""",
+            """CREATE TABLE devices (
+                device_id TEXT PRIMARY KEY, site TEXT NOT NULL,
+                first_seen {float} NOT NULL, last_seen {float})""",
+            # Latest status, telemetry, state and per-zone figures of each device.
+            """CREATE TABLE device_reports (
+                device_id TEXT NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL,
+                site TEXT NOT NULL, ts {float} NOT NULL, received_at {float} NOT NULL,
+                state TEXT, body TEXT NOT NULL,
+                PRIMARY KEY (device_id, kind, name))""",
+            """CREATE TABLE zone_history (
+                device_id TEXT NOT NULL, zone TEXT NOT NULL, ts {float} NOT NULL,
+                site TEXT NOT NULL, body TEXT NOT NULL,
+                PRIMARY KEY (device_id, zone, ts))""",
+            # The device's own interval totals, kept to reconcile against the events.
+            """CREATE TABLE interval_counts (
+                device_id TEXT NOT NULL, line TEXT NOT NULL, start_s {float} NOT NULL,
+                end_s {float} NOT NULL, direction TEXT NOT NULL, cls TEXT NOT NULL,
+                site TEXT NOT NULL, n BIGINT NOT NULL,
+                PRIMARY KEY (device_id, line, start_s, end_s, direction, cls))""",
+            """CREATE TABLE rejects (
+                id {id}, received_at {float} NOT NULL, topic TEXT NOT NULL,
+                reason TEXT NOT NULL, excerpt TEXT NOT NULL)""",
+        ),
+    ),
+)
+
+LATEST_VERSION = MIGRATIONS[-1].version
+
+DIALECT_TYPES: dict[str, dict[str, str]] = {
+    "sqlite": {"id": "INTEGER PRIMARY KEY", "float": "REAL"},
+    "postgresql": {
+        "id": "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
+        "float": "DOUBLE PRECISION",
+    },
+}
+
+VERSION_TABLE = """CREATE TABLE IF NOT EXISTS schema_version (
+    version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at {float} NOT NULL)"""
+
+
+def render(statement: str, dialect: str) -> str:
+    """Fill a statement's dialect placeholders."""
+    return statement.format(**DIALECT_TYPES[dialect])

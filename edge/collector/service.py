@@ -1,0 +1,155 @@
+"""Collector composition root: store, MQTT subscriber, writer thread and HTTP server.
+
+Start order: database (migrated) → writer → subscriber → HTTP; stop in reverse. Nothing here
+is local state another copy would need: run as many collectors as the database can take,
+each with its own MQTT client id, all in one share group.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import queue
+import socket
+import threading
+from typing import Any
+
+import uvicorn
+
+from edge.collector.api import create_app
+from edge.collector.config import CollectorConfig, load_collector_config
+from edge.collector.store import Store, open_store
+from edge.collector.subscriber import Delivery, MqttSubscriber
+from edge.collector.writer import Writer
+from edge.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+def split_host_port(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[v6]:PORT`` for IPv6) into its parts.
+
+    Raises:
+        ConfigError: no port, or a port outside 0..65535.
+    """
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or int(port) > 65_535:
+        raise ConfigError(f"--http {text!r}: expected HOST:PORT")
+    return host.strip("[]"), int(port)
+
+
+class Collector:
+    """One collector process's worth of parts, startable in-process (tests, ``demo``).
+
+    Example::
+
+        c = Collector.from_urls("mqtt://127.0.0.1:1883", "sqlite:///c.db", "127.0.0.1:0")
+        c.start()
+        print(c.http_url)   # the port is chosen when 0 was asked for
+        c.stop()
+    """
+
+    def __init__(self, cfg: CollectorConfig, serve_http: bool = True) -> None:
+        self.cfg = cfg
+        self._serve_http = serve_http
+        self._inbox: queue.Queue[Delivery] = queue.Queue()
+        self.store: Store | None = None
+        self._subscriber: MqttSubscriber | None = None
+        self._writer: Writer | None = None
+        self._server: uvicorn.Server | None = None
+        self._http_thread: threading.Thread | None = None
+        self._http_port = 0
+
+    @classmethod
+    def from_urls(cls, mqtt_url: str, db_url: str, http: str = "127.0.0.1:0") -> Collector:
+        """A collector with default settings but its broker, database and HTTP address."""
+        host, port = split_host_port(http)
+        overrides = {"mqtt.url": mqtt_url, "store.url": db_url, "http.host": host,
+                     "http.port": port}  # fmt: skip
+        return cls(load_collector_config(None, overrides))
+
+    def start(self) -> None:
+        """Open and migrate the database, then start writing, subscribing and serving.
+
+        Raises:
+            StoreError: the database cannot be opened or migrated.
+            ConfigError: an invalid broker URL or HTTP address.
+        """
+        self.store = open_store(self.cfg.store.url, self.cfg.store.api_pool_size)
+        self.store.migrate()
+        self._subscriber = MqttSubscriber(self.cfg.mqtt, self._inbox)
+        self._writer = Writer(
+            self.store, self._inbox, self._subscriber.ack,
+            self.cfg.store.batch_max_messages, self.cfg.store.batch_max_wait_s,
+        )  # fmt: skip
+        self._writer.start()
+        self._subscriber.start()
+        if self._serve_http:
+            self._start_http()
+        log.info("collector started: mqtt %s, db %s, http %s",
+                 self.cfg.mqtt.url, self.cfg.store.url.split("@")[-1], self.http_url)  # fmt: skip
+
+    def _start_http(self) -> None:
+        assert self.store is not None
+        host, port = self.cfg.http.host, self.cfg.http.port
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as err:
+            sock.close()
+            raise ConfigError(f"http {host}:{port}: cannot listen: {err.strerror}") from None
+        self._http_port = int(sock.getsockname()[1])
+        app = create_app(self.store, self.cfg, self.stats)
+        config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
+        self._server = uvicorn.Server(config)
+        self._http_thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [sock]}, name="collector-http", daemon=True
+        )
+        self._http_thread.start()
+
+    @property
+    def http_url(self) -> str | None:
+        """Base URL of the API and dashboard (``None`` without HTTP)."""
+        if not self._serve_http:
+            return None
+        host = self.cfg.http.host
+        return f"http://{f'[{host}]' if ':' in host else host}:{self._http_port}"
+
+    def wait_subscribed(self, timeout_s: float = 10.0) -> bool:
+        """Block until the broker has granted the subscriptions (tests, ``demo``)."""
+        return self._subscriber is not None and self._subscriber.subscribed.wait(timeout_s)
+
+    def wait_failed(self, timeout_s: float | None = None) -> bool:
+        """Block until the writer thread dies (True) or ``timeout_s`` passes (False)."""
+        return self._writer is not None and self._writer.failed.wait(timeout_s)
+
+    def stats(self) -> dict[str, Any]:
+        """This process's ingest figures: messages, events inserted and duplicate, rejects."""
+        out: dict[str, Any] = {"client_id": self.cfg.mqtt.client_id, "queued": self._inbox.qsize()}
+        if self._writer is not None:
+            out |= dataclasses.asdict(self._writer.stats)
+        if self._subscriber is not None:
+            out["dropped_qos0"] = self._subscriber.dropped_qos0
+            out["connected"] = self._subscriber.connected.is_set()
+        return out
+
+    def stop(self) -> None:
+        """Stop serving, stop the writer after its batch, disconnect keeping the session."""
+        if self._server is not None and self._http_thread is not None:
+            self._server.should_exit = True
+            self._http_thread.join(10)
+        if self._writer is not None:
+            self._writer.stop()
+        if self._subscriber is not None:
+            self._subscriber.stop()
+        if self.store is not None:
+            self.store.close()
+
+    def __enter__(self) -> Collector:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

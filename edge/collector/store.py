@@ -1,0 +1,252 @@
+"""Collector storage: one interface over SQLite (embedded) and PostgreSQL (scale-out).
+
+``Store.write(batch)`` stores many ingested messages in ONE transaction: events are inserted
+with ``ON CONFLICT DO NOTHING`` on ``(device_id, epoch, seq)`` and only the rows actually
+inserted bump the per-minute and all-time aggregates, so a redelivered message never counts
+twice. Every multi-row upsert is sorted by its key, so concurrent collectors writing the
+same aggregate rows take their locks in the same order (and a rare deadlock is retried).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from abc import ABC, abstractmethod
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any
+
+from edge.collector.ingest import DeviceReport, EventRow, Ingested, IntervalRow
+from edge.collector.schema import LATEST_VERSION, MIGRATIONS, VERSION_TABLE, render
+from edge.errors import StoreError
+
+log = logging.getLogger(__name__)
+
+Row = tuple[Any, ...]
+
+
+class StoreUnavailable(StoreError):
+    """A transient failure (connection lost, lock timeout, deadlock): retry the same batch."""
+
+
+class StoreDataError(StoreError):
+    """The database refused the data itself: retry message by message to find the bad one."""
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """What one ``write`` did: crossings newly stored, crossings already there, rejects kept."""
+
+    inserted: int
+    duplicates: int
+    rejected: int
+
+
+_UPSERT_MINUTE = """INSERT INTO counts_minute (minute, site, device_id, line, direction, cls, n)
+    VALUES (?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (minute, site, device_id, line, direction, cls)
+    DO UPDATE SET n = counts_minute.n + excluded.n"""
+_UPSERT_TOTAL = """INSERT INTO counts_total (device_id, line, direction, cls, site, n)
+    VALUES (?, ?, ?, ?, ?, ?)
+    ON CONFLICT (device_id, line, direction, cls, site)
+    DO UPDATE SET n = counts_total.n + excluded.n"""
+_UPSERT_DEVICE = """INSERT INTO devices (device_id, site, first_seen, last_seen)
+    VALUES (?, ?, ?, ?)
+    ON CONFLICT (device_id) DO UPDATE SET site = excluded.site,
+    first_seen = CASE WHEN excluded.first_seen < devices.first_seen
+        THEN excluded.first_seen ELSE devices.first_seen END,
+    last_seen = CASE WHEN devices.last_seen IS NULL OR excluded.last_seen > devices.last_seen
+        THEN excluded.last_seen ELSE devices.last_seen END"""
+_UPSERT_REPORT = """INSERT INTO device_reports
+    (device_id, kind, name, site, ts, received_at, state, body)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (device_id, kind, name) DO UPDATE SET site = excluded.site,
+    ts = excluded.ts, received_at = excluded.received_at, state = excluded.state,
+    body = excluded.body
+    WHERE excluded.ts > device_reports.ts OR (excluded.ts = device_reports.ts
+        AND excluded.received_at >= device_reports.received_at)"""
+_INSERT_ZONE = """INSERT INTO zone_history (device_id, zone, ts, site, body)
+    VALUES (?, ?, ?, ?, ?) ON CONFLICT (device_id, zone, ts) DO NOTHING"""
+_UPSERT_INTERVAL = """INSERT INTO interval_counts
+    (device_id, line, start_s, end_s, direction, cls, site, n)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (device_id, line, start_s, end_s, direction, cls)
+    DO UPDATE SET n = excluded.n, site = excluded.site"""
+_INSERT_REJECT = "INSERT INTO rejects (received_at, topic, reason, excerpt) VALUES (?, ?, ?, ?)"
+
+
+class Store(ABC):
+    """A collector database. Not thread-safe for writing: one writer thread owns ``write``.
+
+    Readers (the HTTP API) borrow their own connections with ``reading()``.
+    """
+
+    dialect: str
+
+    @abstractmethod
+    def _execute(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        """Run one statement in the current transaction; return its rows (if any)."""
+
+    @abstractmethod
+    def _executemany(self, sql: str, rows: Sequence[Row]) -> None:
+        """Run one statement for many parameter rows in the current transaction."""
+
+    @abstractmethod
+    def _transaction(self) -> AbstractContextManager[None]:
+        """Open a write transaction; commit on exit, roll back and map errors on raise."""
+
+    @abstractmethod
+    def _lock_migrations(self) -> None:
+        """Serialise concurrent migrators (inside the migration transaction)."""
+
+    @abstractmethod
+    def _insert_events(self, rows: list[EventRow], received: list[float]) -> list[Row]:
+        """Insert events, skipping known keys; return ``(site, device_id, line, direction,
+        cls, ts)`` of the rows actually inserted."""
+
+    @abstractmethod
+    def reading(self) -> AbstractContextManager[Reader]:
+        """Borrow a read-only connection for queries."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Close every connection."""
+
+    def migrate(self) -> int:
+        """Apply every missing migration; return the schema version now in force.
+
+        Raises:
+            StoreError: the database is newer than this collector, or cannot be migrated.
+        """
+        with self._transaction():
+            self._lock_migrations()
+            self._execute(render(VERSION_TABLE, self.dialect))
+            found = self._execute("SELECT MAX(version) FROM schema_version")[0][0] or 0
+            if found > LATEST_VERSION:
+                raise StoreError(
+                    f"database schema is v{found}, newer than this collector's v{LATEST_VERSION}"
+                )
+            for mig in MIGRATIONS:
+                if mig.version > found:
+                    log.info("applying schema migration v%d: %s", mig.version, mig.description)
+                    for stmt in mig.statements:
+                        self._execute(render(stmt, self.dialect))
+                    self._execute(
+                        "INSERT INTO schema_version (version, description, applied_at)"
+                        " VALUES (?, ?, ?)",
+                        (mig.version, mig.description, time.time()),
+                    )
+        return LATEST_VERSION
+
+    def schema_version(self) -> int:
+        """The highest migration applied (0 for an empty database)."""
+        with self.reading() as reader:
+            return int(reader.query("SELECT MAX(version) FROM schema_version")[0][0] or 0)
+
+    def write(self, batch: Sequence[Ingested]) -> WriteResult:
+        """Store a batch of ingested messages atomically.
+
+        Raises:
+            StoreUnavailable: retry the same batch later (nothing was stored).
+            StoreDataError: the database refused a value; nothing was stored.
+        """
+        events = [e for m in batch for e in m.events]
+        received = [m.received_s for m in batch for _ in m.events]
+        rejects = [m.reject for m in batch if m.reject is not None]
+        with self._transaction():
+            inserted = self._insert_events(events, received) if events else []
+            self._bump_aggregates(inserted)
+            self._upsert_devices(batch)
+            self._upsert_reports([r for m in batch for r in m.reports])
+            self._upsert_intervals([i for m in batch for i in m.intervals])
+            if rejects:
+                self._executemany(
+                    _INSERT_REJECT, [(r.received_s, r.topic, r.reason, r.excerpt) for r in rejects]
+                )
+        return WriteResult(len(inserted), len(events) - len(inserted), len(rejects))
+
+    def _bump_aggregates(self, inserted: list[Row]) -> None:
+        minutes: Counter[Row] = Counter()
+        totals: Counter[Row] = Counter()
+        for site, device_id, line, direction, cls, ts in inserted:
+            minutes[(int(ts // 60) * 60, site, device_id, line, direction, cls)] += 1
+            totals[(device_id, line, direction, cls, site)] += 1
+        if minutes:
+            self._executemany(_UPSERT_MINUTE, [(*k, n) for k, n in sorted(minutes.items())])
+            self._executemany(_UPSERT_TOTAL, [(*k, n) for k, n in sorted(totals.items())])
+
+    def _upsert_devices(self, batch: Sequence[Ingested]) -> None:
+        seen: dict[str, Row] = {}
+        for m in batch:
+            if m.reject is not None:
+                continue
+            last = m.received_s if m.live else None
+            prev = seen.get(m.device_id)
+            if prev is not None and prev[3] is not None and (last is None or prev[3] > last):
+                last = prev[3]
+            seen[m.device_id] = (m.device_id, m.site, m.received_s, last)
+        if seen:
+            self._executemany(_UPSERT_DEVICE, [seen[k] for k in sorted(seen)])
+
+    def _upsert_reports(self, reports: list[DeviceReport]) -> None:
+        latest: dict[Row, DeviceReport] = {}
+        zones: list[Row] = []
+        for r in reports:
+            key = (r.device_id, r.kind, r.name or "")
+            if key not in latest or r.ts_s >= latest[key].ts_s:
+                latest[key] = r
+            if r.kind == "zones":
+                zones.append((r.device_id, r.name, r.ts_s, r.site, r.body_json))
+        rows = [
+            (*k, r.site, r.ts_s, r.received_s, r.state, r.body_json)
+            for k, r in sorted(latest.items())
+        ]
+        if rows:
+            self._executemany(_UPSERT_REPORT, rows)
+        if zones:
+            self._executemany(_INSERT_ZONE, sorted(zones))
+
+    def _upsert_intervals(self, intervals: list[IntervalRow]) -> None:
+        rows = {
+            (i.device_id, i.line, i.start_s, i.end_s, i.direction, i.cls): (i.site, i.n)
+            for i in intervals
+        }
+        if rows:
+            self._executemany(_UPSERT_INTERVAL, [(*k, *v) for k, v in sorted(rows.items())])
+
+
+class Reader(ABC):
+    """A read-only connection borrowed from a store."""
+
+    dialect: str
+
+    @abstractmethod
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        """Run a query written with ``?`` placeholders; return every row."""
+
+    def iter_query(self, sql: str, params: Sequence[Any] = ()) -> Iterator[Row]:
+        """Rows of a query, one by one (the default fetches them all first)."""
+        yield from self.query(sql, params)
+
+
+def open_store(url: str, pool_size: int = 4) -> Store:
+    """Open (not migrate) the store named by ``url``.
+
+    Args:
+        url: ``sqlite:///relative.db``, ``sqlite:////abs/path.db`` or ``postgresql://...``.
+        pool_size: read connections kept for the HTTP API (PostgreSQL only).
+
+    Raises:
+        StoreError: unknown scheme, missing driver, or the database cannot be reached.
+    """
+    if url.startswith("sqlite:///"):
+        from edge.collector.store_sqlite import SqliteStore  # noqa: PLC0415 - backend on use
+
+        return SqliteStore(url.removeprefix("sqlite:///"))
+    if url.startswith(("postgresql://", "postgres://")):
+        from edge.collector.store_postgres import PostgresStore  # noqa: PLC0415 - psycopg optional
+
+        return PostgresStore(url, pool_size)
+    raise StoreError(f"database URL {url!r}: expected sqlite:///PATH or postgresql://...")

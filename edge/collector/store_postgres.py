@@ -1,0 +1,146 @@
+"""Collector storage, scale-out backend: PostgreSQL through psycopg 3.
+
+Events are copied (``COPY``) into a per-connection temporary table, then moved with one
+``INSERT ... SELECT ... ON CONFLICT DO NOTHING RETURNING``: one round trip for thousands of
+crossings, and the returned rows are exactly the ones to count.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+
+from edge.collector.ingest import EventRow
+from edge.collector.store import Reader, Row, Store, StoreDataError, StoreUnavailable
+from edge.errors import StoreError
+
+log = logging.getLogger(__name__)
+
+#: Any constant: collectors starting together take turns to migrate.
+_MIGRATION_LOCK_KEY = 0x6564676543
+_COLUMNS = (
+    "device_id, epoch, seq, site, line, direction, cls, ts, track_id, confidence, received_at"
+)
+_STAGE = "CREATE TEMP TABLE IF NOT EXISTS stage_events (LIKE events) ON COMMIT DELETE ROWS"
+_MOVE = f"""INSERT INTO events ({_COLUMNS})
+    SELECT {_COLUMNS} FROM stage_events ORDER BY device_id, epoch, seq
+    ON CONFLICT (device_id, epoch, seq) DO NOTHING
+    RETURNING site, device_id, line, direction, cls, ts"""
+
+
+def _pg(sql: str) -> str:
+    """Our SQL uses ``?`` placeholders (and never a literal ``?`` or ``%``)."""
+    return sql.replace("?", "%s")
+
+
+def _connect(url: str) -> psycopg.Connection[Any]:
+    try:
+        return psycopg.connect(url, autocommit=True, connect_timeout=10)
+    except psycopg.Error as err:
+        raise StoreUnavailable(f"postgresql: cannot connect: {err}".strip()) from None
+
+
+class PostgresReader(Reader):
+    """A pooled autocommit connection with read-only transactions."""
+
+    dialect = "postgresql"
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self._conn = conn
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        """Run a query; return every row."""
+        with self._conn.cursor() as cur:
+            cur.execute(_pg(sql), tuple(params))
+            return list(cur.fetchall()) if cur.description else []
+
+
+class PostgresStore(Store):
+    """The shared store of N collectors; each holds one writer connection and a read pool."""
+
+    dialect = "postgresql"
+
+    def __init__(self, url: str, pool_size: int = 4) -> None:
+        self._url = url
+        try:
+            self._conn: psycopg.Connection[Any] | None = _connect(url)
+        except StoreUnavailable as err:
+            raise StoreError(str(err)) from None
+        self._pool: queue.LifoQueue[psycopg.Connection[Any]] = queue.LifoQueue()
+        self._pool_free = threading.Semaphore(pool_size)
+
+    def _writer(self) -> psycopg.Connection[Any]:
+        if self._conn is None or self._conn.closed:
+            self._conn = _connect(self._url)
+        return self._conn
+
+    def _execute(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        with self._writer().cursor() as cur:
+            cur.execute(_pg(sql), tuple(params))
+            return list(cur.fetchall()) if cur.description else []
+
+    def _executemany(self, sql: str, rows: Sequence[Row]) -> None:
+        with self._writer().cursor() as cur:
+            cur.executemany(_pg(sql), rows)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        conn = self._writer()
+        try:
+            with conn.transaction():
+                yield
+        except psycopg.OperationalError as err:
+            # Connection lost, deadlock, serialisation failure, lock timeout: retryable.
+            if conn.broken:
+                conn.close()
+            raise StoreUnavailable(f"postgresql: {err}".strip()) from err
+        except (psycopg.DataError, psycopg.IntegrityError) as err:
+            raise StoreDataError(f"postgresql: {err}".strip()) from err
+
+    def _lock_migrations(self) -> None:
+        self._execute("SELECT pg_advisory_xact_lock(?)", (_MIGRATION_LOCK_KEY,))
+
+    def _insert_events(self, rows: list[EventRow], received: list[float]) -> list[Row]:
+        with self._writer().cursor() as cur:
+            cur.execute(_STAGE)
+            with cur.copy(f"COPY stage_events ({_COLUMNS}) FROM STDIN") as copy:
+                for e, rx in zip(rows, received, strict=True):
+                    copy.write_row(
+                        (e.device_id, e.epoch, e.seq, e.site, e.line, e.direction, e.cls,
+                         e.ts_s, e.track_id, e.confidence, rx)
+                    )  # fmt: skip
+            cur.execute(_MOVE)
+            return list(cur.fetchall())
+
+    @contextmanager
+    def reading(self) -> Iterator[Reader]:
+        """Borrow a pooled connection (at most ``pool_size`` at once; others wait)."""
+        if not self._pool_free.acquire(timeout=30):
+            raise StoreUnavailable("postgresql: every read connection is busy")
+        conn = None
+        try:
+            conn = self._pool.get_nowait() if not self._pool.empty() else None
+            if conn is None or conn.closed:
+                conn = _connect(self._url)
+                conn.execute("SET default_transaction_read_only = on")
+            yield PostgresReader(conn)
+            self._pool.put(conn)
+        except psycopg.OperationalError as err:
+            if conn is not None:
+                conn.close()
+            raise StoreUnavailable(f"postgresql: {err}".strip()) from err
+        finally:
+            self._pool_free.release()
+
+    def close(self) -> None:
+        """Close the writer and every pooled connection."""
+        if self._conn is not None:
+            self._conn.close()
+        while not self._pool.empty():
+            self._pool.get_nowait().close()

@@ -1,0 +1,158 @@
+"""Collector write stage: drain the inbox in batches, store each in one transaction, then ack.
+
+Retry rules: a transient database failure retries the same batch with backoff, holding its
+acknowledgements (the broker stops sending at ``receive_maximum``, so nothing piles up); a
+value the database refuses makes the batch go message by message, and the one refused is
+stored as a reject instead. Nothing is acknowledged that is not committed.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from edge.collector.ingest import Ingested, Reject, ingest
+from edge.collector.store import Store, StoreDataError, StoreUnavailable, WriteResult
+from edge.collector.subscriber import Delivery
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF_S = 30.0
+
+
+@dataclass
+class WriterStats:
+    """Running totals of this collector process (others sharing the work have their own)."""
+
+    messages: int = 0
+    events_inserted: int = 0
+    events_duplicate: int = 0
+    rejected: int = 0
+    batches: int = 0
+    store_retries: int = 0
+    last_batch_ms: float = 0.0
+
+
+class Writer:
+    """The single thread that owns ``Store.write``.
+
+    Args:
+        store: a migrated store.
+        inbox: deliveries from the subscriber.
+        ack: called with each stored batch, after commit.
+        max_messages: most messages per transaction.
+        max_wait_s: longest a message waits for its batch to fill.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        inbox: queue.Queue[Delivery],
+        ack: Callable[[list[Delivery]], None],
+        max_messages: int = 500,
+        max_wait_s: float = 0.05,
+    ) -> None:
+        self._store, self._inbox, self._ack = store, inbox, ack
+        self._max_messages, self._max_wait_s = max_messages, max_wait_s
+        self._stop = threading.Event()
+        self.failed = threading.Event()
+        self.stats = WriterStats()
+        self._unlogged_rejects, self._last_reject_log_s = 0, -1e9
+        self._thread = threading.Thread(target=self._run, name="collector-writer", daemon=True)
+
+    def start(self) -> None:
+        """Start the writer thread."""
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Finish the batch in hand, then stop; queued messages stay unacknowledged."""
+        self._stop.set()
+        self._thread.join(timeout_s)
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                batch = self._next_batch()
+                if batch:
+                    self._process(batch)
+        except Exception:
+            log.exception("collector writer failed; stopping")
+            self.failed.set()
+
+    def _next_batch(self) -> list[Delivery]:
+        try:
+            batch = [self._inbox.get(timeout=0.2)]
+        except queue.Empty:
+            return []
+        deadline = time.monotonic() + self._max_wait_s
+        while len(batch) < self._max_messages:
+            try:
+                batch.append(self._inbox.get(timeout=max(0.0, deadline - time.monotonic())))
+            except queue.Empty:
+                break
+        return batch
+
+    def _process(self, batch: list[Delivery]) -> None:
+        t0 = time.perf_counter()
+        ingested = [ingest(d.received) for d in batch]
+        self._log_rejects(ingested)
+        result = self._write(ingested)
+        if result is None:  # stopping while the database is down: the broker resends
+            return
+        self._ack(batch)
+        s = self.stats
+        s.messages += len(batch)
+        s.batches += 1
+        s.events_inserted += result.inserted
+        s.events_duplicate += result.duplicates
+        s.rejected += result.rejected
+        s.last_batch_ms = (time.perf_counter() - t0) * 1000
+
+    def _log_rejects(self, ingested: list[Ingested]) -> None:
+        """Warn about rejected payloads, at most once every 10 s (a broken device repeats)."""
+        rejects = [m.reject for m in ingested if m.reject is not None]
+        self._unlogged_rejects += len(rejects)
+        now = time.monotonic()
+        if rejects and now - self._last_reject_log_s >= 10:
+            log.warning(
+                "rejected %d payload(s), latest on %s: %s",
+                self._unlogged_rejects, rejects[-1].topic, rejects[-1].reason,
+            )  # fmt: skip
+            self._unlogged_rejects, self._last_reject_log_s = 0, now
+
+    def _write(self, batch: list[Ingested]) -> WriteResult | None:
+        delay = 0.5
+        while True:
+            try:
+                return self._store.write(batch)
+            except StoreUnavailable as err:
+                if self._stop.is_set():
+                    return None
+                self.stats.store_retries += 1
+                log.warning("database unavailable, retrying in %.1f s: %s", delay, err)
+                self._stop.wait(delay)
+                delay = min(delay * 2, MAX_BACKOFF_S)
+            except StoreDataError as err:
+                return self._write_singly(batch, str(err))
+
+    def _write_singly(self, batch: list[Ingested], reason: str) -> WriteResult | None:
+        if len(batch) == 1:
+            m = batch[0]
+            log.warning("database refused a message from %s: %s", m.device_id, reason)
+            reject = Reject(f"{m.site}/{m.device_id}", reason[:500], m.received_s, "")
+            return self._write([Ingested(reject=reject)])
+        totals = WriteResult(0, 0, 0)
+        for m in batch:
+            r = self._write([m])
+            if r is None:
+                return None
+            totals = WriteResult(
+                totals.inserted + r.inserted,
+                totals.duplicates + r.duplicates,
+                totals.rejected + r.rejected,
+            )
+        return totals
