@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from edge.types import CLASS_ID, IntArray
+from edge.types import CLASS_ID, CLASS_NAMES, IntArray
 
 #: The 80 COCO class names in the order every COCO-trained detector emits them.
 COCO_CLASSES: tuple[str, ...] = (
@@ -27,6 +27,14 @@ _ALIASES: dict[str, str] = {"motorbike": "motorcycle", "pedestrian": "person"}
 
 #: Value in a class map for a model class the product does not count.
 DROPPED = -1
+
+
+#: NMS group of each of our class ids. Boxes of one group suppress each other: the model often
+#: puts a car and a truck (or a bicycle and a motorcycle) box on the same vehicle, which a
+#: tracker would count twice; a rider (person) and their two-wheeler stay separate.
+NMS_GROUP: IntArray = np.asarray(
+    [{"person": 0, "bicycle": 1, "motorcycle": 1}.get(name, 2) for name in CLASS_NAMES], np.int64
+)
 
 
 def class_map(model_classes: Sequence[str]) -> IntArray:

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from edge.detect.labels import class_map
+from edge.detect.labels import NMS_GROUP, class_map
 from edge.detect.manifest import ModelManifest
 from edge.detect.preprocess import Letterbox
 from edge.errors import ModelError
@@ -165,19 +165,25 @@ def make_decoder(manifest: ModelManifest) -> Decoder:
 
 
 def nms(cands: Candidates, iou: float) -> npt.NDArray[np.intp]:
-    """Class-aware non-maximum suppression; indices of kept candidates, best score first.
+    """Non-maximum suppression within class groups; indices kept, best score first.
+
+    Groups (``labels.NMS_GROUP``): person; two-wheelers; four-wheelers (car, bus, truck).
+    Within a group a box suppresses worse boxes of any class in it, so a vehicle boxed
+    both as car and as truck is kept once (as its best class); a rider's person box and
+    the motorcycle under it do not suppress each other.
 
     Args:
         cands: decoded candidates.
-        iou: a box is suppressed by a better box of the same class overlapping more than
-            this. Lower merges more (fewer duplicates, but close-following vehicles merge);
-            higher keeps overlapping neighbours (more duplicate boxes).
+        iou: a box is suppressed by a better box of its group overlapping more than this.
+            Lower merges more (fewer duplicates, but close-following vehicles merge);
+            higher keeps overlapping neighbours (and more duplicate boxes).
     """
     if len(cands.score) == 0:
         return np.zeros(0, np.intp)
     xywh = cands.xyxy_model.copy()
     xywh[:, 2:] -= xywh[:, :2]
-    keep = _NMS_BATCHED(xywh, cands.score, cands.class_id.astype(np.int32), 0.0, iou)
+    group = NMS_GROUP[cands.class_id].astype(np.int32)
+    keep = _NMS_BATCHED(xywh, cands.score, group, 0.0, iou)
     kept = np.asarray(keep, np.intp).reshape(-1)
     return kept[np.argsort(-cands.score[kept], kind="stable")]
 

@@ -174,8 +174,11 @@ def cands(boxes: list[list[float]], scores: list[float], classes: list[int]) -> 
     [
         # same class, IoU 0.82: only the best survives, whatever the input order
         ([[0, 0, 100, 100], [5, 5, 105, 105]], [0.6, 0.9], [2, 2], [1]),
-        # different classes overlap (rider on a motorcycle): both kept, best first
+        # rider (person) on a motorcycle: different groups, both kept, best first
         ([[0, 0, 100, 100], [5, 5, 105, 105]], [0.6, 0.9], [0, 3], [1, 0]),
+        # one vehicle boxed as car and as truck: same group, kept once as its best class
+        ([[0, 0, 100, 100], [5, 5, 105, 105]], [0.6, 0.9], [2, 5], [1]),
+        ([[0, 0, 100, 100], [2, 2, 100, 100]], [0.5, 0.4], [1, 3], [0]),  # bicycle/motorcycle
         # same class, IoU 0.33 (close-following cars): both kept
         ([[0, 0, 100, 100], [50, 0, 150, 100]], [0.8, 0.7], [2, 2], [0, 1]),
     ],
