@@ -152,6 +152,7 @@ class MqttSubscriber:
         if failed:
             self._warn(f"subscription refused: {failed}")
         else:
+            log.info("subscribed to %d topic filters", len(reasons))
             self.subscribed.set()
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:

@@ -59,4 +59,5 @@ def run(args: argparse.Namespace) -> int:
             failed = True
             break
     collector.stop()
+    log.info("collector stopped: %s", collector.stats())
     return 1 if failed else 0
