@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
+import numpy as np
 
 from edge.errors import SourceError
 from edge.types import Frame
@@ -89,7 +90,7 @@ class ReplaySource:
             if self._realtime:
                 time.sleep(max(0.0, wall0 + ts_s - time.monotonic()))
             yielded += 1
-            yield Frame(image=image, ts_s=ts_s, seq=index - 1)
+            yield Frame(image=np.asarray(image, np.uint8), ts_s=ts_s, seq=index - 1)
         if yielded == 0:
             raise SourceError(f"{self._path}: no decodable frames")
 
