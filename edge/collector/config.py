@@ -112,7 +112,10 @@ def check_timezone(name: str) -> str:
 
 
 def load_collector_config(path: Path | None, overrides: dict[str, Any]) -> CollectorConfig:
-    """Read the TOML file (if any), apply dotted ``overrides`` such as ``{"mqtt.url": ...}``.
+    """Read the TOML file (if any), then apply ``overrides``.
+
+    ``overrides`` maps a dotted field (``"mqtt.url"``) or a whole section (``"sites"``) to
+    its value, as command-line flags do.
 
     Raises:
         ConfigError: the file is unreadable or not TOML, or a field is invalid (dotted path).
@@ -128,7 +131,10 @@ def load_collector_config(path: Path | None, overrides: dict[str, Any]) -> Colle
             raise ConfigError(f"{path}: not valid TOML: {err}") from None
     for dotted, value in overrides.items():
         section, _, key = dotted.partition(".")
-        data.setdefault(section, {})[key] = value
+        if key:
+            data.setdefault(section, {})[key] = value
+        else:
+            data[section] = value
     try:
         return CollectorConfig.model_validate(data)
     except ValidationError as err:

@@ -132,8 +132,8 @@ def ingest(msg: Received) -> Ingested:
     except WireError as err:
         return _rejected(msg, str(err))
     except (ValueError, RecursionError) as err:
-        # json.loads raises these past wire.decode: 4,300+ digit integers, deep nesting.
-        return _rejected(msg, f"payload is not decodable JSON: {type(err).__name__}")
+        # Past wire.decode: 4,300+ digit integers, deep nesting, lone surrogates (re-encoding).
+        return _rejected(msg, f"payload cannot be decoded or re-encoded: {type(err).__name__}")
     return out
 
 
@@ -170,6 +170,7 @@ def _report(
     **extra: str | None,
 ) -> DeviceReport:
     body = msg.model_dump_json(by_alias=True, exclude_none=True)
+    body.encode()  # a lone surrogate raises here, not in the database driver
     return DeviceReport(out.site, out.device_id, kind, ts, out.received_s, body, **extra)
 
 
