@@ -1,0 +1,93 @@
+"""The dashboard in a real (Debian) Chromium, fed by simulated devices through a real broker."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from edge.collector.config import load_collector_config
+from edge.collector.service import Collector
+from tests.conftest import Broker
+from tests.integration.collector.helpers import ROOT, fleet, wait_until
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync"]  # fmt: skip
+ARTIFACTS = ROOT / "artifacts"
+
+
+@pytest.fixture
+def collector(broker: Broker, tmp_path: Path) -> Iterator[Collector]:
+    cfg = load_collector_config(None, {
+        "mqtt.url": broker.url, "store.url": f"sqlite:///{tmp_path / 'dash.db'}", "http.port": 0,
+        "sites": {"site-1": {"name": "North gate", "timezone": "Europe/Warsaw"},
+                  "site-2": {"name": "South gate", "timezone": "Asia/Kolkata"}},
+    })  # fmt: skip
+    c = Collector(cfg)
+    c.start()
+    assert c.wait_subscribed(10)
+    yield c
+    c.stop()
+
+
+def _expected(base: str, site: str) -> dict[str, int]:
+    """in/out x vehicle/pedestrian over the last 24 h, from the API (the stored counts)."""
+    body = httpx.get(f"{base}/api/v1/counts", params={"site": site, "bucket": "15m"}).json()
+    return {f"{s['key']['direction']}-{s['key']['category']}": s["total"] for s in body["series"]}
+
+
+@pytest.mark.slow
+def test_dashboard_shows_the_stored_counts(collector: Collector, broker: Broker) -> None:
+    from playwright.sync_api import sync_playwright
+
+    if not shutil.which(CHROMIUM):
+        pytest.fail("chromium missing: apt-get install -y chromium")
+    plan = fleet.Fleet(
+        devices=4, events=400, batch=20, sites=2, lines=("L1", "L2"), span_s=6 * 3600
+    )
+    pub = fleet.connect(broker.url)
+    fleet.publish_status(pub, plan)
+    fleet.publish(pub, fleet.messages(plan), 0, plan.batch)
+    pub.disconnect()
+    assert collector.http_url is not None
+    base = collector.http_url
+    wait_until(lambda: collector.stats()["events_inserted"] == plan.total, 30, "all events stored")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 1500})
+        requests: list[str] = []
+        errors: list[str] = []
+        page.on("request", lambda r: requests.append(r.url))
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.goto(base + "/")
+        page.wait_for_selector("body[data-loaded=true]", timeout=20_000)
+        page.screenshot(path=str(ARTIFACTS / "collector-dashboard.png"), full_page=True)
+        for site in ("site-1", "site-2"):
+            _check_site(page, base, site)
+        browser.close()
+    assert not errors, errors
+    assert all(u.startswith(base) for u in requests), "the dashboard fetched something external"
+
+
+def _check_site(page: Any, base: str, site: str) -> None:
+    card = page.locator(f"section.site[data-site='{site}']")
+    expected = _expected(base, site)
+    assert sum(expected.values()) == 800, expected  # two devices of 400 crossings per site
+    svg = card.locator(".chart svg")
+    for key in ("in-vehicle", "in-pedestrian", "out-vehicle", "out-pedestrian"):
+        assert int(svg.get_attribute(f"data-sum-{key}") or -1) == expected.get(key, 0), key
+        assert f"({expected.get(key, 0):,})" in card.locator(f"[data-legend='{key}']").inner_text()
+    assert card.locator(".chart svg rect").count() > 0, "no bars drawn"
+    today = httpx.get(f"{base}/api/v1/today", params={"site": site}).json()
+    assert card.locator("[data-total='all-all']").inner_text().replace(",", "") == str(
+        today["total"]
+    )
+    badges = card.locator(".device-table .badge").all_inner_texts()
+    assert badges == ["online", "online"], badges
+    assert card.locator("[data-placeholder='zones']").count() == 1
