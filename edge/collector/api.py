@@ -144,10 +144,15 @@ def _counts(request: Request, q: m.CountsQuery) -> m.CountsOut:
         except ValueError as err:
             raise _bad(str(err)) from None
     return m.CountsOut(
-        start=window[0], end=window[1], bucket_s=bucket_s, timezone=str(tz), group_by=list(g),
-        buckets=res.edges, buckets_local=[iso_local(e, tz) for e in res.edges],
+        start=window[0],
+        end=window[1],
+        bucket_s=bucket_s,
+        timezone=str(tz),
+        group_by=list(g),
+        buckets=res.edges,
+        buckets_local=[iso_local(e, tz) for e in res.edges],
         series=[m.SeriesOut(key=s.key, total=sum(s.counts), counts=s.counts) for s in res.series],
-    )  # fmt: skip
+    )
 
 
 def _router() -> APIRouter:
@@ -172,10 +177,14 @@ def _device_routes(r: APIRouter) -> None:
             seen = queries.sites(reader)
         names = sorted(set(seen) | set(cfg.sites))
         return [
-            m.Site(site=s, name=cfg.sites[s].name if s in cfg.sites else None,
-                   timezone=cfg.site_timezone(s), devices=seen.get(s, 0))
+            m.Site(
+                site=s,
+                name=cfg.sites[s].name if s in cfg.sites else None,
+                timezone=cfg.site_timezone(s),
+                devices=seen.get(s, 0),
+            )
             for s in names
-        ]  # fmt: skip
+        ]
 
     @r.get("/devices", response_model=m.Devices)
     def devices(request: Request, site: SiteParam = None) -> m.Devices:
@@ -184,9 +193,10 @@ def _device_routes(r: APIRouter) -> None:
         with _store(request).reading() as reader:
             rows = queries.devices(reader, site)
         return m.Devices(
-            now=now, stale_after_s=stale_s,
+            now=now,
+            stale_after_s=stale_s,
             devices=[m.Device(health=_health(d, now, stale_s), **d) for d in rows],
-        )  # fmt: skip
+        )
 
 
 def _count_routes(r: APIRouter) -> None:
@@ -215,9 +225,13 @@ def _count_routes(r: APIRouter) -> None:
         with _store(request).reading() as reader:
             rows = queries.totals_since(reader, since, f, g)
         return m.TodayOut(
-            since=since, since_local=iso_local(since, zone), timezone=str(zone), group_by=list(g),
-            total=sum(n for _, n in rows), rows=[m.TotalRow(key=k, n=n) for k, n in rows],
-        )  # fmt: skip
+            since=since,
+            since_local=iso_local(since, zone),
+            timezone=str(zone),
+            group_by=list(g),
+            total=sum(n for _, n in rows),
+            rows=[m.TotalRow(key=k, n=n) for k, n in rows],
+        )
 
     @r.get("/totals", response_model=m.TotalsOut, response_model_by_alias=True)
     def totals(request: Request, q: Annotated[m.FilterQuery, Query()]) -> dict[str, Any]:

@@ -17,9 +17,18 @@ from datetime import datetime, timedelta
 DAY_S = 86_400
 #: Named bucket sizes accepted by the API, in seconds.
 BUCKETS: dict[str, int] = {
-    "1m": 60, "5m": 300, "10m": 600, "15m": 900, "30m": 1800, "1h": 3600, "2h": 7200,
-    "3h": 10_800, "6h": 21_600, "12h": 43_200, "1d": DAY_S,
-}  # fmt: skip
+    "1m": 60,
+    "5m": 300,
+    "10m": 600,
+    "15m": 900,
+    "30m": 1800,
+    "1h": 3600,
+    "2h": 7200,
+    "3h": 10_800,
+    "6h": 21_600,
+    "12h": 43_200,
+    "1d": DAY_S,
+}
 MAX_BUCKETS = 10_000
 MAX_RANGE_S = 400 * DAY_S
 

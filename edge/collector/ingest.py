@@ -178,9 +178,17 @@ def _event_row(site: str, e: Event) -> EventRow:
     _check_ts(e.ts)
     _check_int(e.epoch, e.seq, e.track_id)
     return EventRow(
-        site, e.device_id, e.epoch, e.seq, e.ts, e.line, e.direction, e.cls,
-        e.track_id, e.confidence,
-    )  # fmt: skip
+        site,
+        e.device_id,
+        e.epoch,
+        e.seq,
+        e.ts,
+        e.line,
+        e.direction,
+        e.cls,
+        e.track_id,
+        e.confidence,
+    )
 
 
 def _check_ts(*values: float) -> None:

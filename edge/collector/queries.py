@@ -141,12 +141,17 @@ def devices(reader: Reader, site: str | None) -> list[dict[str, Any]]:
     ):
         out.append(
             {
-                "device_id": dev, "site": site_, "first_seen": first, "last_seen": last,
-                "status": json.loads(status) if status else None, "state": state,
+                "device_id": dev,
+                "site": site_,
+                "first_seen": first,
+                "last_seen": last,
+                "status": json.loads(status) if status else None,
+                "state": state,
                 "status_received_at": state_rx,
-                "telemetry": json.loads(tel) if tel else None, "telemetry_ts": tel_ts,
+                "telemetry": json.loads(tel) if tel else None,
+                "telemetry_ts": tel_ts,
             }
-        )  # fmt: skip
+        )
     return out
 
 

@@ -64,8 +64,12 @@ class Collector:
     def from_urls(cls, mqtt_url: str, db_url: str, http: str = "127.0.0.1:0") -> Collector:
         """A collector with default settings but its broker, database and HTTP address."""
         host, port = split_host_port(http)
-        overrides = {"mqtt.url": mqtt_url, "store.url": db_url, "http.host": host,
-                     "http.port": port}  # fmt: skip
+        overrides = {
+            "mqtt.url": mqtt_url,
+            "store.url": db_url,
+            "http.host": host,
+            "http.port": port,
+        }
         return cls(load_collector_config(None, overrides))
 
     def start(self) -> None:
@@ -79,15 +83,22 @@ class Collector:
         self.store.migrate()
         self._subscriber = MqttSubscriber(self.cfg.mqtt, self._inbox)
         self._writer = Writer(
-            self.store, self._inbox, self._subscriber.ack,
-            self.cfg.store.batch_max_messages, self.cfg.store.batch_max_wait_s,
-        )  # fmt: skip
+            self.store,
+            self._inbox,
+            self._subscriber.ack,
+            self.cfg.store.batch_max_messages,
+            self.cfg.store.batch_max_wait_s,
+        )
         self._writer.start()
         self._subscriber.start()
         if self._serve_http:
             self._start_http()
-        log.info("collector started: mqtt %s, db %s, http %s",
-                 self.cfg.mqtt.url, self.cfg.store.url.split("@")[-1], self.http_url)  # fmt: skip
+        log.info(
+            "collector started: mqtt %s, db %s, http %s",
+            self.cfg.mqtt.url,
+            self.cfg.store.url.split("@")[-1],
+            self.http_url,
+        )
 
     def _start_http(self) -> None:
         assert self.store is not None

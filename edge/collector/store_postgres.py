@@ -112,9 +112,20 @@ class PostgresStore(Store):
             with cur.copy(f"COPY stage_events ({_COLUMNS}) FROM STDIN") as copy:
                 for e, rx in zip(rows, received, strict=True):
                     copy.write_row(
-                        (e.device_id, e.epoch, e.seq, e.site, e.line, e.direction, e.cls,
-                         e.ts_s, e.track_id, e.confidence, rx)
-                    )  # fmt: skip
+                        (
+                            e.device_id,
+                            e.epoch,
+                            e.seq,
+                            e.site,
+                            e.line,
+                            e.direction,
+                            e.cls,
+                            e.ts_s,
+                            e.track_id,
+                            e.confidence,
+                            rx,
+                        )
+                    )
             cur.execute(_MOVE)
             return list(cur.fetchall())
 

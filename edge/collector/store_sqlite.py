@@ -91,9 +91,20 @@ class SqliteStore(Store):
         for e, rx in zip(rows, received, strict=True):
             cur.execute(
                 _INSERT_EVENT,
-                (e.device_id, e.epoch, e.seq, e.site, e.line, e.direction, e.cls, e.ts_s,
-                 e.track_id, e.confidence, rx),
-            )  # fmt: skip
+                (
+                    e.device_id,
+                    e.epoch,
+                    e.seq,
+                    e.site,
+                    e.line,
+                    e.direction,
+                    e.cls,
+                    e.ts_s,
+                    e.track_id,
+                    e.confidence,
+                    rx,
+                ),
+            )
             if cur.rowcount == 1:
                 inserted.append((e.site, e.device_id, e.line, e.direction, e.cls, e.ts_s))
         return inserted

@@ -120,8 +120,10 @@ class Writer:
         if rejects and now - self._last_reject_log_s >= 10:
             log.warning(
                 "rejected %d payload(s), latest on %s: %s",
-                self._unlogged_rejects, rejects[-1].topic, rejects[-1].reason,
-            )  # fmt: skip
+                self._unlogged_rejects,
+                rejects[-1].topic,
+                rejects[-1].reason,
+            )
             self._unlogged_rejects, self._last_reject_log_s = 0, now
 
     def _write(self, batch: list[Ingested]) -> WriteResult | None:

@@ -22,10 +22,19 @@ T0 = int(datetime(2024, 5, 1, 10, tzinfo=UTC).timestamp())  # 12:00 in Warsaw (C
 
 def _events(device: str, line: str, rows: list[tuple[int, float, str, str]]) -> bytes:
     events = [
-        {"device_id": device, "epoch": 1, "seq": seq, "ts": ts, "line": line,
-         "direction": d, "class": c, "track_id": seq, "confidence": 0.9}
+        {
+            "device_id": device,
+            "epoch": 1,
+            "seq": seq,
+            "ts": ts,
+            "line": line,
+            "direction": d,
+            "class": c,
+            "track_id": seq,
+            "confidence": 0.9,
+        }
         for seq, ts, d, c in rows
-    ]  # fmt: skip
+    ]
     return json.dumps({"v": 1, "type": "events", "device_id": device, "events": events}).encode()
 
 
@@ -40,10 +49,20 @@ def store(tmp_path: Path) -> Iterator[Store]:
     """Crossings at site-a (two devices) and site-b, at known times, plus some today."""
     s = open_store(f"sqlite:///{tmp_path / 'api.db'}")
     s.migrate()
-    _put(s, "edge/v1/site-a/dev-1/events/L1", _events("dev-1", "L1", [
-        (0, T0 + 10, "in", "car"), (1, T0 + 20, "in", "person"), (2, T0 + 3700, "out", "truck"),
-        (3, T0 + 86_400, "in", "car"),
-    ]))  # fmt: skip
+    _put(
+        s,
+        "edge/v1/site-a/dev-1/events/L1",
+        _events(
+            "dev-1",
+            "L1",
+            [
+                (0, T0 + 10, "in", "car"),
+                (1, T0 + 20, "in", "person"),
+                (2, T0 + 3700, "out", "truck"),
+                (3, T0 + 86_400, "in", "car"),
+            ],
+        ),
+    )
     _put(s, "edge/v1/site-a/dev-2/events/L2", _events("dev-2", "L2", [(0, T0 + 30, "out", "bus")]))
     _put(s, "edge/v1/site-b/dev-3/events/L1", _events("dev-3", "L1", [(0, T0 + 40, "in", "car")]))
     now = time.time()
@@ -80,8 +99,13 @@ def test_counts_hourly_by_direction_and_category(store: Store) -> None:
 
 
 def test_daily_buckets_start_at_the_sites_local_midnight(store: Store) -> None:
-    params = {"start": "2024-05-01", "end": "2024-05-03", "bucket": "1d", "site": "site-a",
-              "group_by": "device"}  # fmt: skip
+    params = {
+        "start": "2024-05-01",
+        "end": "2024-05-03",
+        "bucket": "1d",
+        "site": "site-a",
+        "group_by": "device",
+    }
     body = _client(store).get("/api/v1/counts", params=params).json()
     assert body["timezone"] == "Europe/Warsaw"
     assert body["buckets_local"] == ["2024-05-01T00:00:00+02:00", "2024-05-02T00:00:00+02:00"]
@@ -89,13 +113,22 @@ def test_daily_buckets_start_at_the_sites_local_midnight(store: Store) -> None:
 
 
 def test_filters_combine_and_repeat(store: Store) -> None:
-    params = [("start", str(T0)), ("end", str(T0 + 86_400 * 2)), ("bucket", "1d"), ("tz", "UTC"),
-              ("class", "car,bus"), ("direction", "in"), ("direction", "out"),
-              ("group_by", "site,class")]  # fmt: skip
+    params = [
+        ("start", str(T0)),
+        ("end", str(T0 + 86_400 * 2)),
+        ("bucket", "1d"),
+        ("tz", "UTC"),
+        ("class", "car,bus"),
+        ("direction", "in"),
+        ("direction", "out"),
+        ("group_by", "site,class"),
+    ]
     body = _client(store).get("/api/v1/counts", params=params).json()
     assert {k: sum(v) for k, v in _series(body).items()} == {
-        ("site-a", "bus"): 1, ("site-a", "car"): 2, ("site-b", "car"): 1,
-    }  # fmt: skip
+        ("site-a", "bus"): 1,
+        ("site-a", "car"): 2,
+        ("site-b", "car"): 1,
+    }
 
 
 def test_csv_export(store: Store) -> None:

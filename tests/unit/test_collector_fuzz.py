@@ -24,9 +24,12 @@ FUZZ = settings(
 
 KINDS = ["events", "counts", "status", "state", "telemetry", "zones"]
 scalars = (
-    st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70)
-    | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=20)
-)  # fmt: skip
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=20)
+)
 names = st.sampled_from(["dev-1", "L1", "car", "person", "in", "out", ""]) | st.text(max_size=70)
 numbers = st.integers(min_value=-5, max_value=2**64) | st.floats() | scalars
 
@@ -42,33 +45,55 @@ def _drop_missing(d: dict[str, Any]) -> dict[str, Any]:
 
 events = st.builds(
     _drop_missing,
-    st.fixed_dictionaries({
-        "device_id": maybe(st.just("dev-1") | names), "epoch": maybe(numbers),
-        "seq": maybe(numbers), "ts": maybe(numbers | st.just(time.time())),
-        "line": maybe(st.just("L1") | names), "direction": maybe(st.sampled_from(["in", "out"])),
-        "class": maybe(names), "track_id": maybe(numbers), "confidence": maybe(numbers),
-    }),
-)  # fmt: skip
+    st.fixed_dictionaries(
+        {
+            "device_id": maybe(st.just("dev-1") | names),
+            "epoch": maybe(numbers),
+            "seq": maybe(numbers),
+            "ts": maybe(numbers | st.just(time.time())),
+            "line": maybe(st.just("L1") | names),
+            "direction": maybe(st.sampled_from(["in", "out"])),
+            "class": maybe(names),
+            "track_id": maybe(numbers),
+            "confidence": maybe(numbers),
+        }
+    ),
+)
 messages = st.builds(
     _drop_missing,
-    st.fixed_dictionaries({
-        "v": maybe(st.just(1)),
-        "type": maybe(st.sampled_from(KINDS)),
-        "device_id": maybe(st.just("dev-1")), "events": maybe(st.lists(events, max_size=4)),
-        "line": maybe(st.just("L1")), "zone": maybe(st.just("L1")), "ts": maybe(numbers),
-        "start": maybe(numbers), "end": maybe(numbers), "epoch": maybe(numbers),
-        "state": maybe(st.sampled_from(["online", "offline"])),
-        "metrics": maybe(st.dictionaries(st.text(max_size=10), scalars, max_size=4)),
-        "counts": maybe(st.fixed_dictionaries({"in": st.dictionaries(names, numbers, max_size=3)})),
-        "lines": maybe(st.dictionaries(names, st.fixed_dictionaries({"out": st.just({})}))),
-        "occupancy": maybe(st.dictionaries(names, numbers, max_size=3)),
-        "queue_length": maybe(numbers),
-    }),
-)  # fmt: skip
+    st.fixed_dictionaries(
+        {
+            "v": maybe(st.just(1)),
+            "type": maybe(st.sampled_from(KINDS)),
+            "device_id": maybe(st.just("dev-1")),
+            "events": maybe(st.lists(events, max_size=4)),
+            "line": maybe(st.just("L1")),
+            "zone": maybe(st.just("L1")),
+            "ts": maybe(numbers),
+            "start": maybe(numbers),
+            "end": maybe(numbers),
+            "epoch": maybe(numbers),
+            "state": maybe(st.sampled_from(["online", "offline"])),
+            "metrics": maybe(st.dictionaries(st.text(max_size=10), scalars, max_size=4)),
+            "counts": maybe(
+                st.fixed_dictionaries({"in": st.dictionaries(names, numbers, max_size=3)})
+            ),
+            "lines": maybe(st.dictionaries(names, st.fixed_dictionaries({"out": st.just({})}))),
+            "occupancy": maybe(st.dictionaries(names, numbers, max_size=3)),
+            "queue_length": maybe(numbers),
+        }
+    ),
+)
 topics = st.sampled_from(
-    ["edge/v1/s/dev-1/events/L1", "edge/v1/s/dev-1/counts/L1", "edge/v1/s/dev-1/status",
-     "edge/v1/s/dev-1/state", "edge/v1/s/dev-1/telemetry", "edge/v1/s/dev-1/zones/L1"]
-) | st.text(max_size=80)  # fmt: skip
+    [
+        "edge/v1/s/dev-1/events/L1",
+        "edge/v1/s/dev-1/counts/L1",
+        "edge/v1/s/dev-1/status",
+        "edge/v1/s/dev-1/state",
+        "edge/v1/s/dev-1/telemetry",
+        "edge/v1/s/dev-1/zones/L1",
+    ]
+) | st.text(max_size=80)
 
 
 @pytest.fixture(scope="module")
@@ -102,13 +127,22 @@ name_ok = st.from_regex(r"\A[A-Za-z0-9_.-]{1,64}\Z")
 edge_ints = st.integers(min_value=0, max_value=2**66) | st.sampled_from([0, 2**63 - 1, 2**63])
 edge_floats = st.floats(allow_nan=True, allow_infinity=True) | st.floats(0, 2**33)
 typed_events = st.lists(
-    st.fixed_dictionaries({
-        "device_id": st.just("dev-1"), "epoch": edge_ints | st.just(1), "seq": edge_ints,
-        "ts": edge_floats, "line": st.just("L1"), "direction": st.sampled_from(["in", "out"]),
-        "class": name_ok, "track_id": edge_ints, "confidence": st.floats(0, 1),
-    }),
-    min_size=1, max_size=20,
-)  # fmt: skip
+    st.fixed_dictionaries(
+        {
+            "device_id": st.just("dev-1"),
+            "epoch": edge_ints | st.just(1),
+            "seq": edge_ints,
+            "ts": edge_floats,
+            "line": st.just("L1"),
+            "direction": st.sampled_from(["in", "out"]),
+            "class": name_ok,
+            "track_id": edge_ints,
+            "confidence": st.floats(0, 1),
+        }
+    ),
+    min_size=1,
+    max_size=20,
+)
 
 
 @FUZZ
@@ -137,9 +171,22 @@ def client(store: Store) -> TestClient:
 
 
 keys = st.sampled_from(
-    ["start", "end", "bucket", "tz", "group_by", "site", "device", "line", "direction", "class",
-     "category", "limit", "other"]
-)  # fmt: skip
+    [
+        "start",
+        "end",
+        "bucket",
+        "tz",
+        "group_by",
+        "site",
+        "device",
+        "line",
+        "direction",
+        "class",
+        "category",
+        "limit",
+        "other",
+    ]
+)
 values = (
     st.text(max_size=30)
     | st.sampled_from(["1h", "1d", "15m", "UTC", "Europe/Warsaw", "site,class", "s", "car"])
@@ -147,9 +194,17 @@ values = (
     | st.sampled_from(["2024-05-01", "2024-05-01T00:00:00+14:00", "nan", "1e309", "0"])
 )
 paths = st.sampled_from(
-    ["/api/v1/counts", "/api/v1/counts.csv", "/api/v1/today", "/api/v1/totals",
-     "/api/v1/devices", "/api/v1/zones", "/api/v1/rejects", "/api/v1/sites"]
-)  # fmt: skip
+    [
+        "/api/v1/counts",
+        "/api/v1/counts.csv",
+        "/api/v1/today",
+        "/api/v1/totals",
+        "/api/v1/devices",
+        "/api/v1/zones",
+        "/api/v1/rejects",
+        "/api/v1/sites",
+    ]
+)
 
 
 @FUZZ

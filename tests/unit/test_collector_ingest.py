@@ -14,8 +14,17 @@ TOPIC = "edge/v1/site-a/dev-1/events/L1"
 
 
 def _event(**changes: Any) -> dict[str, Any]:
-    e = {"device_id": "dev-1", "epoch": 3, "seq": 7, "ts": NOW, "line": "L1", "direction": "in",
-         "class": "car", "track_id": 1, "confidence": 0.5}  # fmt: skip
+    e = {
+        "device_id": "dev-1",
+        "epoch": 3,
+        "seq": 7,
+        "ts": NOW,
+        "line": "L1",
+        "direction": "in",
+        "class": "car",
+        "track_id": 1,
+        "confidence": 0.5,
+    }
     e.update(changes)
     return e
 
@@ -41,12 +50,21 @@ def test_status_is_ordered_by_arrival_and_retained_is_not_liveness() -> None:
 
 
 def test_counts_become_interval_rows() -> None:
-    body = {"v": 1, "type": "counts", "device_id": "dev-1", "line": "L1", "start": 0.0,
-            "end": 60.0, "counts": {"in": {"car": 2}, "out": {"bus": 1, "car": 0}}}  # fmt: skip
+    body = {
+        "v": 1,
+        "type": "counts",
+        "device_id": "dev-1",
+        "line": "L1",
+        "start": 0.0,
+        "end": 60.0,
+        "counts": {"in": {"car": 2}, "out": {"bus": 1, "car": 0}},
+    }
     msg = ingest(Received("edge/v1/s/dev-1/counts/L1", json.dumps(body).encode(), NOW))
     assert sorted((i.direction, i.cls, i.n) for i in msg.intervals) == [
-        ("in", "car", 2), ("out", "bus", 1), ("out", "car", 0),
-    ]  # fmt: skip
+        ("in", "car", 2),
+        ("out", "bus", 1),
+        ("out", "car", 0),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -71,11 +89,13 @@ def test_counts_become_interval_rows() -> None:
         ("edge/v1/site a/dev-1/events/L1", _events_payload(_event()), "site name"),
         ("edge/v1/s/dev-2/events/L1", _events_payload(_event()), "names device"),
         ("other/topic", _events_payload(_event()), "v1"),
-        ("edge/v1/s/dev-1/telemetry",
-         b'{"v":1,"type":"telemetry","device_id":"dev-1","ts":1,"metrics":{"k":"\\ud800"}}',
-         "cannot be decoded"),
+        (
+            "edge/v1/s/dev-1/telemetry",
+            b'{"v":1,"type":"telemetry","device_id":"dev-1","ts":1,"metrics":{"k":"\\ud800"}}',
+            "cannot be decoded",
+        ),
     ],
-)  # fmt: skip
+)
 def test_malformed_payloads_are_rejected_with_a_reason(
     topic: str, payload: bytes, reason: str
 ) -> None:

@@ -16,18 +16,31 @@ from tests.conftest import Broker
 from tests.integration.collector.helpers import ROOT, fleet, wait_until
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync"]  # fmt: skip
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 ARTIFACTS = ROOT / "artifacts"
 
 
 @pytest.fixture
 def collector(broker: Broker, tmp_path: Path) -> Iterator[Collector]:
-    cfg = load_collector_config(None, {
-        "mqtt.url": broker.url, "store.url": f"sqlite:///{tmp_path / 'dash.db'}", "http.port": 0,
-        "sites": {"site-1": {"name": "North gate", "timezone": "Europe/Warsaw"},
-                  "site-2": {"name": "South gate", "timezone": "Asia/Kolkata"}},
-    })  # fmt: skip
+    cfg = load_collector_config(
+        None,
+        {
+            "mqtt.url": broker.url,
+            "store.url": f"sqlite:///{tmp_path / 'dash.db'}",
+            "http.port": 0,
+            "sites": {
+                "site-1": {"name": "North gate", "timezone": "Europe/Warsaw"},
+                "site-2": {"name": "South gate", "timezone": "Asia/Kolkata"},
+            },
+        },
+    )
     c = Collector(cfg)
     c.start()
     assert c.wait_subscribed(10)

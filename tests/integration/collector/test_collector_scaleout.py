@@ -21,9 +21,21 @@ class CollectorProcess:
 
     def __init__(self, broker: Broker, db_url: str, client_id: str, log_dir: Path) -> None:
         self.args = [
-            sys.executable, "-m", "edge.cli", "-v", "collector", "--mqtt", broker.url,
-            "--db", db_url, "--share-group", "fleet", "--client-id", client_id, "--no-http",
-        ]  # fmt: skip
+            sys.executable,
+            "-m",
+            "edge.cli",
+            "-v",
+            "collector",
+            "--mqtt",
+            broker.url,
+            "--db",
+            db_url,
+            "--share-group",
+            "fleet",
+            "--client-id",
+            client_id,
+            "--no-http",
+        ]
         self.log = log_dir / f"{client_id}.log"
         self.proc: subprocess.Popen[bytes] | None = None
 

@@ -15,8 +15,13 @@ from tests.integration.collector.helpers import fleet, wait_until
 
 
 def _collector(broker: Broker, db_url: str, client_id: str = "c1", **extra: Any) -> Collector:
-    overrides = {"mqtt.url": broker.url, "store.url": db_url, "http.port": 0,
-                 "mqtt.client_id": client_id, **extra}  # fmt: skip
+    overrides = {
+        "mqtt.url": broker.url,
+        "store.url": db_url,
+        "http.port": 0,
+        "mqtt.client_id": client_id,
+        **extra,
+    }
     c = Collector(load_collector_config(None, overrides))
     c.start()
     assert c.wait_subscribed(10), "collector did not subscribe"
@@ -26,11 +31,19 @@ def _collector(broker: Broker, db_url: str, client_id: str = "c1", **extra: Any)
 def _events_msg(device: str, seqs: range, line: str = "L1", ts: float | None = None) -> bytes:
     now = time.time() if ts is None else ts
     events = [
-        {"device_id": device, "epoch": 1, "seq": s, "ts": now - s, "line": line,
-         "direction": "in" if s % 2 else "out", "class": "person" if s % 3 == 0 else "car",
-         "track_id": s, "confidence": 0.9}
+        {
+            "device_id": device,
+            "epoch": 1,
+            "seq": s,
+            "ts": now - s,
+            "line": line,
+            "direction": "in" if s % 2 else "out",
+            "class": "person" if s % 3 == 0 else "car",
+            "track_id": s,
+            "confidence": 0.9,
+        }
         for s in seqs
-    ]  # fmt: skip
+    ]
     return json.dumps({"v": 1, "type": "events", "device_id": device, "events": events}).encode()
 
 
@@ -94,7 +107,7 @@ def test_malformed_payloads_are_counted_and_ignored(broker: Broker, db_url: str)
         ("edge/v1/bad site/dev-1/events/L1", good),
         ("edge/v1/s/dev-1/status", bad_status),
         ("edge/v1/s/dev-1/telemetry", b"\xff\xfe\x00"),
-    ]  # fmt: skip
+    ]
     try:
         for topic, payload in bad:
             pub.publish(topic, payload, qos=1).wait_for_publish()
@@ -135,8 +148,13 @@ def test_status_telemetry_and_device_health(broker: Broker, db_url: str) -> None
         for dev, state in (("dev-1", "online"), ("dev-2", "offline")):
             status = {"v": 1, "type": "status", "device_id": dev, "state": state, "ts": now}
             pub.publish(f"edge/v1/s/{dev}/status", json.dumps(status), qos=1, retain=True)
-        tele = {"v": 1, "type": "telemetry", "device_id": "dev-1", "ts": now,
-                "metrics": {"fps": 7.5, "temp_c": float("nan")}}  # fmt: skip
+        tele = {
+            "v": 1,
+            "type": "telemetry",
+            "device_id": "dev-1",
+            "ts": now,
+            "metrics": {"fps": 7.5, "temp_c": float("nan")},
+        }
         pub.publish("edge/v1/s/dev-1/telemetry", json.dumps(tele), qos=1).wait_for_publish()
         wait_until(lambda: c.stats()["messages"] >= 3, what="3 messages")
         devices = {
