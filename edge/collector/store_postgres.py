@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import psycopg
+from psycopg.pq import TransactionStatus
 
 from edge.collector.ingest import EventRow
 from edge.collector.store import Reader, Row, Store, StoreDataError, StoreUnavailable
@@ -141,13 +142,19 @@ class PostgresStore(Store):
                 conn = _connect(self._url)
                 conn.execute("SET default_transaction_read_only = on")
             yield PostgresReader(conn)
-            self._pool.put(conn)
         except psycopg.OperationalError as err:
-            if conn is not None:
-                conn.close()
             raise StoreUnavailable(f"postgresql: {err}".strip()) from err
         finally:
+            if conn is not None:
+                self._give_back(conn)
             self._pool_free.release()
+
+    def _give_back(self, conn: psycopg.Connection[Any]) -> None:
+        """Pool a healthy idle connection, close anything else."""
+        if conn.broken or conn.closed or conn.info.transaction_status != TransactionStatus.IDLE:
+            conn.close()
+        else:
+            self._pool.put(conn)
 
     def close(self) -> None:
         """Close the writer and every pooled connection."""

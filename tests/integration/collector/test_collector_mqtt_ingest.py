@@ -7,11 +7,12 @@ import time
 from typing import Any
 
 import httpx
+import psycopg
 
 from edge.collector.config import load_collector_config
 from edge.collector.service import Collector
 from tests.conftest import Broker
-from tests.integration.collector.helpers import fleet, wait_until
+from tests.integration.collector.helpers import PG_ADMIN_URL, fleet, wait_until
 
 
 def _collector(broker: Broker, db_url: str, client_id: str = "c1", **extra: Any) -> Collector:
@@ -163,6 +164,30 @@ def test_status_telemetry_and_device_health(broker: Broker, db_url: str) -> None
         assert devices["dev-1"]["health"] == "online"
         assert devices["dev-1"]["telemetry"]["metrics"]["fps"] == 7.5
         assert devices["dev-2"]["health"] == "offline"
+    finally:
+        pub.disconnect()
+        c.stop()
+
+
+def test_lost_database_connections_are_retried_without_loss(broker: Broker, pg_url: str) -> None:
+    c = _collector(broker, pg_url)
+    pub = fleet.connect(broker.url)
+    dbname = pg_url.rsplit("/", 1)[1]
+    try:
+        for first in range(0, 3000, 30):
+            payload = _events_msg("dev-5", range(first, first + 30))
+            pub.publish("edge/v1/s/dev-5/events/L1", payload, qos=1)
+            if first % 600 == 0:  # cut every connection of the collector to its database
+                with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+                    admin.execute(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                        " WHERE datname = %s AND pid <> pg_backend_pid()",
+                        (dbname,),
+                    )
+        wait_until(lambda: _stored(pg_url)[0] == 3000, 60, "3000 events despite the cuts")
+        assert _stored(pg_url) == (3000, 3000)
+        assert c.stats()["store_retries"] > 0, "no connection was actually cut mid-write"
+        assert not c.wait_failed(0)
     finally:
         pub.disconnect()
         c.stop()
