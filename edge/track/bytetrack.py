@@ -1,0 +1,247 @@
+"""Tracking stage: ByteTrack-style association with time-based Kalman motion and distance gating.
+
+Each call associates one frame of detections with the live tracks in three passes (after
+ByteTrack): confident detections with confirmed tracks (active and lost), then weak detections
+with the confirmed tracks still unmatched and not lost, then the remaining confident detections
+with tentative tracks. Confident detections left over start tentative tracks.
+
+The association cost is ``(1 - IoU) + d²/gate`` where ``d`` is the Mahalanobis distance between
+the detection centre and the Kalman-predicted centre. A pair is allowed when the boxes overlap
+enough (IoU ≥ ``match_iou``) *or* the centre lies inside the predicted gate with a similar size.
+The second rule keeps fast objects at low detection rates (a car moving more than its own length
+between detections, where IoU is zero) on one id; the gate widens with elapsed time and with the
+track's velocity uncertainty, so it stays tight for well-tracked objects at full frame rate.
+Persons never match vehicles; car, bus and truck interchange, as do bicycle and motorcycle.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+from scipy.optimize import linear_sum_assignment
+
+from edge.config import TrackerConfig
+from edge.geometry import F64, box_area, iou_matrix
+from edge.track.kalman import BoxKalman
+from edge.types import CLASS_NAMES, Detections, Tracks
+
+#: Class id → association group: person | two-wheelers | four-wheelers.
+_GROUP = np.array([0, 1, 2, 1, 2, 2])
+#: χ² gate on the 2-D centre distance (99.9 %).
+_GATE_CHI2 = 13.8
+#: A distance-only match needs sizes within this factor (square root of the area ratio).
+_SIZE_RATIO = 2.0
+_INFEASIBLE = 1e6
+#: Same-group boxes overlapping this much are one object reported twice (per-class NMS).
+_DUPLICATE_IOU = 0.75
+#: Neighbours within this many box sizes lend a new track their velocity.
+_PRIOR_RADIUS = 6.0
+
+
+@dataclass(slots=True)
+class _Track:
+    """Mutable per-track state; lives only inside the tracker."""
+
+    track_id: int
+    kf: BoxKalman
+    first_ts: float
+    last_ts: float  # time of the last matched detection
+    pred_ts: float  # time the filter was last advanced to
+    hits: int = 1
+    confirmed: bool = False
+    class_score: F64 = field(default_factory=lambda: np.zeros(len(CLASS_NAMES)))
+
+    @property
+    def group(self) -> int:
+        return int(_GROUP[int(np.argmax(self.class_score))])
+
+
+@dataclass(frozen=True)
+class _Match:
+    """Result of one association pass: matched (track, detection) index pairs and leftovers."""
+
+    pairs: list[tuple[int, int]]
+    free_tracks: list[int]
+    free_dets: list[int]
+
+
+class ByteTracker:
+    """Time-based ByteTrack tracker.
+
+    Args:
+        config: thresholds; every duration is in seconds of source time.
+    """
+
+    def __init__(self, config: TrackerConfig) -> None:
+        self._cfg = config
+        self._tracks: list[_Track] = []
+        self._next_id = 1
+        self._prev_ts = -np.inf
+
+    def __len__(self) -> int:
+        """Live tracks (tentative, active and lost): telemetry, bounded by ``max_tracks``."""
+        return len(self._tracks)
+
+    def reset(self) -> None:
+        """Drop every track. Ids keep increasing, so they stay unique within this instance."""
+        self._tracks.clear()
+        self._prev_ts = -np.inf
+
+    def update(self, detections: Detections, ts_s: float) -> Tracks:
+        """Associate one frame of detections and return the confirmed tracks seen in it.
+
+        Args:
+            detections: the frame's detections, frame pixels.
+            ts_s: source time of the frame in seconds; differences drive the motion model.
+
+        Returns:
+            Confirmed tracks matched in this frame, with the matched detection's box, score and
+            class.
+        """
+        for t in self._tracks:
+            t.kf.predict(ts_s - t.pred_ts)
+            t.pred_ts = max(t.pred_ts, ts_s)
+        dets = _dedupe(detections.select(detections.confidence >= self._cfg.low_score))
+        high = np.flatnonzero(dets.confidence >= self._cfg.high_score)
+        low = np.flatnonzero(dets.confidence < self._cfg.high_score)
+        confirmed = [i for i, t in enumerate(self._tracks) if t.confirmed]
+        m1 = self._associate(confirmed, high, dets)
+        active = [i for i in m1.free_tracks if self._tracks[i].last_ts >= self._prev_ts]
+        m2 = self._associate(active, low, dets)
+        tentative = [i for i, t in enumerate(self._tracks) if not t.confirmed]
+        m3 = self._associate(tentative, np.array(m1.free_dets, np.int64), dets)
+        reported = self._apply(m1.pairs + m2.pairs + m3.pairs, dets, ts_s)
+        self._spawn(m3.free_dets, dets, ts_s)
+        self._evict(ts_s)
+        self._prev_ts = ts_s
+        return _to_tracks(reported, dets, ts_s)
+
+    def _associate(
+        self, track_idx: list[int], det_idx: npt.NDArray[np.int64], dets: Detections
+    ) -> _Match:
+        if not track_idx or len(det_idx) == 0:
+            return _Match([], list(track_idx), [int(d) for d in det_idx])
+        cost, valid = self._cost([self._tracks[i] for i in track_idx], dets.select(det_idx))
+        rows, cols = linear_sum_assignment(np.where(valid, cost, _INFEASIBLE))
+        pairs = [
+            (track_idx[r], int(det_idx[c])) for r, c in zip(rows, cols, strict=True) if valid[r, c]
+        ]
+        used_t, used_d = {p[0] for p in pairs}, {p[1] for p in pairs}
+        return _Match(
+            pairs,
+            [i for i in track_idx if i not in used_t],
+            [int(d) for d in det_idx if int(d) not in used_d],
+        )
+
+    def _cost(self, tracks: list[_Track], dets: Detections) -> tuple[F64, npt.NDArray[np.bool_]]:
+        """Association cost and feasibility, both T×D."""
+        pred = np.stack([t.kf.box for t in tracks])
+        iou = iou_matrix(pred, dets.xyxy)
+        det_c = (dets.xyxy[:, :2] + dets.xyxy[:, 2:]).astype(np.float64) / 2
+        m2 = np.empty_like(iou)
+        for r, t in enumerate(tracks):
+            diff = det_c - t.kf.x[:2]
+            inv = np.linalg.inv(t.kf.center_cov())
+            m2[r] = np.einsum("di,ij,dj->d", diff, inv, diff)
+        ratio = np.sqrt(
+            np.maximum(box_area(pred)[:, None], 1) / np.maximum(box_area(dets.xyxy)[None, :], 1)
+        )
+        size_ok = (ratio <= _SIZE_RATIO) & (ratio >= 1 / _SIZE_RATIO)
+        same = np.array([t.group for t in tracks])[:, None] == _GROUP[dets.class_id][None, :]
+        valid = same & ((iou >= self._cfg.match_iou) | ((m2 <= _GATE_CHI2) & size_ok))
+        cost = (1 - iou) + np.minimum(m2 / _GATE_CHI2, 1.0)
+        return cost, valid
+
+    def _apply(
+        self, pairs: list[tuple[int, int]], dets: Detections, ts_s: float
+    ) -> list[tuple[int, int]]:
+        """Fold matches into the tracks; return (track id, detection) of those to report."""
+        reported = []
+        for ti, di in pairs:
+            t = self._tracks[ti]
+            t.kf.update(dets.xyxy[di].astype(np.float64))
+            t.last_ts, t.hits = ts_s, t.hits + 1
+            t.class_score[int(dets.class_id[di])] += float(dets.confidence[di])
+            if not t.confirmed and t.hits >= 2 and ts_s - t.first_ts >= self._cfg.min_confirm_s:
+                t.confirmed = True
+            if t.confirmed:
+                reported.append((t.track_id, di))
+        return reported
+
+    def _spawn(self, free_dets: list[int], dets: Detections, ts_s: float) -> None:
+        cfg = self._cfg
+        movers = [t for t in self._tracks if t.confirmed and t.hits >= 3 and t.last_ts >= ts_s]
+        for di in free_dets:
+            if dets.confidence[di] < cfg.new_track_score or len(self._tracks) >= cfg.max_tracks:
+                continue
+            box = dets.xyxy[di].astype(np.float64)
+            prior = _velocity_prior(box, int(_GROUP[dets.class_id[di]]), movers)
+            t = _Track(self._next_id, BoxKalman.start(box, prior), ts_s, ts_s, ts_s)
+            t.class_score[int(dets.class_id[di])] += float(dets.confidence[di])
+            self._next_id += 1
+            self._tracks.append(t)
+
+    def _evict(self, ts_s: float) -> None:
+        cfg = self._cfg
+        self._tracks = [
+            t
+            for t in self._tracks
+            if ts_s - t.last_ts
+            <= (cfg.max_lost_s if t.confirmed else cfg.max_tentative_lost_s) + 1e-9
+        ]
+
+
+def _velocity_prior(box: F64, group: int, movers: list[_Track]) -> F64 | None:
+    """Expected centre velocity (pixels/s) of a new object, from confirmed neighbours.
+
+    Traffic near a new object usually moves like it (lanes, walkways). Neighbours of the same
+    group within ``_PRIOR_RADIUS`` box sizes vote with weights falling off with distance, their
+    speeds rescaled to the new box size (perspective). No prior when there are no neighbours or
+    they disagree (crossing flows), so an intersection falls back to "speed unknown".
+    """
+    size = float(np.sqrt(max(box_area(box)[0], 1.0)))
+    center = (box[:2] + box[2:]) / 2
+    vels, weights = [], []
+    for t in movers:
+        if t.group != group:
+            continue
+        t_size = float(np.sqrt(max(t.kf.x[2] * t.kf.x[3], 1.0)))
+        dist = float(np.hypot(*(t.kf.x[:2] - center))) / max(size, t_size)
+        if dist <= _PRIOR_RADIUS:
+            vels.append(t.kf.x[4:6] * size / t_size)
+            weights.append(1.0 / (1.0 + dist))
+    if not vels:
+        return None
+    v, w = np.array(vels), np.array(weights)
+    mean = np.average(v, axis=0, weights=w)
+    spread = np.sqrt(np.average(np.sum(np.square(v - mean), axis=1), weights=w))
+    return mean if spread <= 0.5 * float(np.hypot(*mean)) else None
+
+
+def _dedupe(dets: Detections) -> Detections:
+    """Drop boxes that repeat a higher-scoring box of the same group (IoU ≥ ``_DUPLICATE_IOU``).
+
+    Detectors with per-class NMS report one vehicle as both ``car`` and ``bus`` (or ``truck``);
+    the copy would start a second track and be counted twice.
+    """
+    if len(dets) < 2:
+        return dets
+    order = np.argsort(-dets.confidence, kind="stable")
+    iou = iou_matrix(dets.xyxy[order], dets.xyxy[order])
+    group = _GROUP[dets.class_id[order]]
+    dup = np.triu((iou >= _DUPLICATE_IOU) & (group[:, None] == group[None, :]), k=1)
+    keep = np.ones(len(order), bool)
+    for i in range(len(order)):
+        if keep[i]:
+            keep[np.flatnonzero(dup[i])] = False
+    return dets.select(np.sort(order[keep]))
+
+
+def _to_tracks(reported: list[tuple[int, int]], dets: Detections, ts_s: float) -> Tracks:
+    if not reported:
+        return Tracks.empty(ts_s)
+    ids = np.array([r[0] for r in reported], np.int64)
+    di = np.array([r[1] for r in reported], np.int64)
+    return Tracks(dets.xyxy[di], dets.confidence[di], dets.class_id[di], ids, ts_s)

@@ -1,0 +1,113 @@
+"""Tracking stage helper: a constant-velocity Kalman filter on box centre and size, time in seconds.
+
+State ``(cx, cy, w, h, vcx, vcy, vw, vh)`` in frame pixels and pixels per second. Noise scales with
+the box size (a far car jitters fewer pixels than a near one) and with the elapsed time, so a
+skipped frame or a slower detector only widens the prediction, it does not change the model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from edge.geometry import F64
+
+#: Detection noise, as a fraction of the box size (std of centre and of w/h).
+_MEAS_POS = 0.05
+_MEAS_SIZE = 0.08
+#: Unknown initial speed of a new track, in box sizes per second (std): loose, so that the
+#: second detection of a fast object a box length away is still inside the gate.
+_INIT_SPEED = 5.0
+#: Speed uncertainty left when neighbouring tracks suggest the speed, box sizes per second.
+_PRIOR_SPEED = 1.0
+#: Random acceleration, in box sizes per second² (std), for position and for size.
+_ACCEL_POS = 2.0
+_ACCEL_SIZE = 0.5
+
+
+def box_to_z(xyxy: F64) -> F64:
+    """(x1, y1, x2, y2) → measurement (cx, cy, w, h)."""
+    return np.array(
+        [(xyxy[0] + xyxy[2]) / 2, (xyxy[1] + xyxy[3]) / 2, xyxy[2] - xyxy[0], xyxy[3] - xyxy[1]]
+    )
+
+
+def z_to_box(z: F64) -> F64:
+    """(cx, cy, w, h) → (x1, y1, x2, y2), with w and h at least one pixel."""
+    w, h = max(float(z[2]), 1.0), max(float(z[3]), 1.0)
+    return np.array([z[0] - w / 2, z[1] - h / 2, z[0] + w / 2, z[1] + h / 2])
+
+
+def _scale(x: F64) -> float:
+    return max(float(x[2] + x[3]) / 2, 4.0)
+
+
+@dataclass(slots=True)
+class BoxKalman:
+    """Filter state of one track.
+
+    Attributes:
+        x: state vector, shape (8,).
+        p: covariance, shape (8, 8).
+    """
+
+    x: F64
+    p: F64
+
+    @staticmethod
+    def start(xyxy: F64, velocity: F64 | None = None) -> BoxKalman:
+        """A filter at the box with a speed prior.
+
+        Args:
+            xyxy: first detected box.
+            velocity: prior centre velocity in pixels/s (from neighbouring tracks), or None for
+                "at rest, speed unknown" (a loose prior).
+        """
+        z = box_to_z(xyxy)
+        s = _scale(z)
+        speed_std = _INIT_SPEED if velocity is None else _PRIOR_SPEED
+        std = [2 * _MEAS_POS * s] * 2 + [2 * _MEAS_SIZE * s] * 2
+        std += [speed_std * s] * 2 + [0.5 * _INIT_SPEED * s] * 2
+        v = np.zeros(4)
+        if velocity is not None:
+            v[:2] = velocity
+        return BoxKalman(np.concatenate([z, v]), np.diag(np.square(std)))
+
+    def predict(self, dt_s: float) -> None:
+        """Advance the state by ``dt_s`` seconds (no-op for dt ≤ 0)."""
+        if dt_s <= 0:
+            return
+        f = np.eye(8)
+        f[:4, 4:] = np.eye(4) * dt_s
+        s = _scale(self.x)
+        q_acc = np.square([_ACCEL_POS * s] * 2 + [_ACCEL_SIZE * s] * 2)
+        q = np.zeros((8, 8))
+        idx = np.arange(4)
+        q[idx, idx] = q_acc * dt_s**3 / 3
+        q[idx, idx + 4] = q[idx + 4, idx] = q_acc * dt_s**2 / 2
+        q[idx + 4, idx + 4] = q_acc * dt_s
+        self.x = f @ self.x
+        self.p = f @ self.p @ f.T + q
+
+    def _r(self) -> F64:
+        s = _scale(self.x)
+        return np.diag(np.square([_MEAS_POS * s] * 2 + [_MEAS_SIZE * s] * 2))
+
+    def center_cov(self) -> F64:
+        """2×2 covariance of the predicted centre as a detection would see it (pixels²)."""
+        return np.asarray(self.p[:2, :2] + self._r()[:2, :2], np.float64)
+
+    def update(self, xyxy: F64) -> None:
+        """Correct the state with a detected box."""
+        z = box_to_z(xyxy)
+        s_cov = self.p[:4, :4] + self._r()
+        gain = np.linalg.solve(s_cov, self.p[:4, :]).T  # P Hᵀ S⁻¹, S symmetric
+        self.x = self.x + gain @ (z - self.x[:4])
+        self.p = self.p - gain @ self.p[:4, :]
+        self.p = (self.p + self.p.T) / 2
+
+    @property
+    def box(self) -> F64:
+        """Current estimate as (x1, y1, x2, y2)."""
+        return z_to_box(self.x[:4])
