@@ -138,8 +138,16 @@ def ingest(msg: Received) -> Ingested:
 
 
 def _rejected(msg: Received, reason: str) -> Ingested:
-    excerpt = msg.payload[:REJECT_EXCERPT_BYTES].decode("utf-8", "replace").replace("\0", "?")
-    return Ingested(reject=Reject(msg.topic, reason[:500], msg.received_s, excerpt))
+    excerpt = msg.payload[:REJECT_EXCERPT_BYTES].decode("utf-8", "replace")
+    clean = _printable
+    return Ingested(
+        reject=Reject(clean(msg.topic), clean(reason[:500]), msg.received_s, clean(excerpt))
+    )
+
+
+def _printable(text: str) -> str:
+    """Text any database takes: no NUL (PostgreSQL refuses it), no lone surrogates."""
+    return text.replace("\0", "?").encode("utf-8", "replace").decode("utf-8")
 
 
 def _fill(out: Ingested, msg: object) -> None:

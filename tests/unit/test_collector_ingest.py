@@ -103,3 +103,9 @@ def test_malformed_payloads_are_rejected_with_a_reason(
     assert msg.reject is not None and not msg.events and not msg.reports
     assert reason in msg.reject.reason
     assert "\0" not in msg.reject.excerpt and len(msg.reject.excerpt) <= 512
+
+
+def test_reject_text_is_storable_anywhere() -> None:
+    msg = ingest(Received("edge/v1/s\0/dev-1/status", b"\0\xff", NOW))
+    assert msg.reject is not None
+    assert "\0" not in msg.reject.topic + msg.reject.reason + msg.reject.excerpt
