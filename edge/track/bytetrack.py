@@ -24,7 +24,7 @@ from scipy.optimize import linear_sum_assignment
 
 from edge.config import TrackerConfig
 from edge.geometry import F64, box_area, iou_matrix
-from edge.track.kalman import BoxKalman
+from edge.track.kalman import BoxKalman, predict_many
 from edge.types import CLASS_NAMES, Detections, Tracks
 
 #: Class id → association group: person | two-wheelers | four-wheelers.
@@ -100,8 +100,10 @@ class ByteTracker:
             Confirmed tracks matched in this frame, with the matched detection's box, score and
             class.
         """
+        predict_many(
+            [t.kf for t in self._tracks], np.array([ts_s - t.pred_ts for t in self._tracks])
+        )
         for t in self._tracks:
-            t.kf.predict(ts_s - t.pred_ts)
             t.pred_ts = max(t.pred_ts, ts_s)
         dets = _dedupe(detections.select(detections.confidence >= self._cfg.low_score))
         high = np.flatnonzero(dets.confidence >= self._cfg.high_score)
@@ -140,11 +142,11 @@ class ByteTracker:
         pred = np.stack([t.kf.box for t in tracks])
         iou = iou_matrix(pred, dets.xyxy)
         det_c = (dets.xyxy[:, :2] + dets.xyxy[:, 2:]).astype(np.float64) / 2
-        m2 = np.empty_like(iou)
-        for r, t in enumerate(tracks):
-            diff = det_c - t.kf.x[:2]
-            inv = np.linalg.inv(t.kf.center_cov())
-            m2[r] = np.einsum("di,ij,dj->d", diff, inv, diff)
+        m2 = _mahalanobis2(
+            np.stack([t.kf.x[:2] for t in tracks]),
+            np.stack([t.kf.center_cov() for t in tracks]),
+            det_c,
+        )
         ratio = np.sqrt(
             np.maximum(box_area(pred)[:, None], 1) / np.maximum(box_area(dets.xyxy)[None, :], 1)
         )
@@ -191,6 +193,16 @@ class ByteTracker:
             if ts_s - t.last_ts
             <= (cfg.max_lost_s if t.confirmed else cfg.max_tentative_lost_s) + 1e-9
         ]
+
+
+def _mahalanobis2(mean: F64, cov: F64, points: F64) -> F64:
+    """Squared Mahalanobis distances T×D of D points from T 2-D Gaussians (T×2, T×2×2)."""
+    a, b, c = cov[:, 0, 0], cov[:, 0, 1], cov[:, 1, 1]
+    det = np.maximum(a * c - b * b, 1e-9)
+    dx = points[None, :, 0] - mean[:, 0, None]
+    dy = points[None, :, 1] - mean[:, 1, None]
+    m2 = (c[:, None] * dx * dx - 2 * b[:, None] * dx * dy + a[:, None] * dy * dy) / det[:, None]
+    return np.asarray(m2, np.float64)
 
 
 def _velocity_prior(box: F64, group: int, movers: list[_Track]) -> F64 | None:
