@@ -1,0 +1,411 @@
+"""Outbox stage: the durable SQLite journal every crossing is written to before any publish.
+
+Durability: WAL with ``synchronous=FULL``. In WAL mode ``NORMAL`` only fsyncs at checkpoints, so
+a power cut can roll back the last commits; ``FULL`` fsyncs the WAL on every commit, so once
+``append`` returns the crossing survives power loss. It costs one fsync per crossing (a few ms
+on an SD card), far below the crossing rate of a checkpoint.
+
+Cap policy (``OutboxConfig.max_rows``): when the journal is full, sent rows are pruned first,
+oldest first, whatever their age (WARNING). If every row is still unsent, the oldest unsent
+event row is dropped, an ERROR is logged and the persistent ``dropped`` counter grows (published
+in ``state`` and ``telemetry``). The per-line totals and interval counts are updated before the
+cap applies, so even a dropped event row is still counted in the ``state`` and ``counts`` topics.
+
+Threads: each thread gets its own SQLite connection (WAL lets a reader and a writer run at once);
+writes take ``BEGIN IMMEDIATE`` so two writers queue on the busy timeout instead of deadlocking.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from edge.config import OutboxConfig
+from edge.errors import OutboxError
+from edge.types import CountRecord, Crossing
+
+log = logging.getLogger(__name__)
+
+_BUSY_TIMEOUT_MS = 10_000
+_LOG_EVERY_S = 60.0
+SCHEMA_VERSION = 1
+SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
+CREATE TABLE events (
+    seq INTEGER PRIMARY KEY, epoch INTEGER NOT NULL, event_utc_s REAL NOT NULL,
+    line TEXT NOT NULL, direction TEXT NOT NULL, class_name TEXT NOT NULL,
+    track_id INTEGER NOT NULL, ts_s REAL NOT NULL, confidence REAL NOT NULL, sent_utc_s REAL);
+CREATE INDEX events_unsent ON events (seq) WHERE sent_utc_s IS NULL;
+CREATE INDEX events_sent ON events (sent_utc_s) WHERE sent_utc_s IS NOT NULL;
+CREATE TABLE totals (line TEXT, direction TEXT, class_name TEXT, n INTEGER NOT NULL,
+    PRIMARY KEY (line, direction, class_name)) WITHOUT ROWID;
+CREATE TABLE intervals (line TEXT, start_s REAL, direction TEXT, class_name TEXT,
+    n INTEGER NOT NULL, PRIMARY KEY (line, start_s, direction, class_name)) WITHOUT ROWID;
+CREATE TABLE interval_revs (line TEXT, start_s REAL, end_s REAL NOT NULL, rev INTEGER NOT NULL,
+    sent_rev INTEGER NOT NULL, PRIMARY KEY (line, start_s)) WITHOUT ROWID;
+"""
+#: direction -> class name -> count
+Counts = dict[str, dict[str, int]]
+_COLS = "seq, epoch, event_utc_s, line, direction, class_name, track_id, ts_s, confidence"
+
+
+def _add(counts: Counts, direction: str, class_name: str, n: int) -> None:
+    counts.setdefault(direction, {})[class_name] = n
+
+
+@dataclass(frozen=True)
+class IntervalCounts:
+    """Totals of one line over the closed interval ``[start_s, end_s)`` (UTC seconds).
+
+    ``rev`` grows with every crossing added to the interval; pass it back to
+    ``Outbox.mark_interval_sent`` so a crossing that arrives after the publish triggers a
+    republish of the whole interval (the collector upserts on device, line and start).
+    """
+
+    line: str
+    start_s: float
+    end_s: float
+    rev: int
+    counts: Counts
+
+
+@dataclass(frozen=True)
+class Totals:
+    """Cumulative counts since the journal began: line -> direction -> class -> n."""
+
+    lines: dict[str, Counts]
+    last_seq: int
+    dropped: int
+
+
+class Outbox:
+    """A durable per-device queue of crossings, with cumulative and per-interval totals."""
+
+    def __init__(
+        self, path: Path, device_id: str, config: OutboxConfig, counts_interval_s: float
+    ) -> None:
+        """Use ``Outbox.open``; this only stores settings."""
+        self.path = path
+        self.device_id = device_id
+        self.config = config
+        self.counts_interval_s = counts_interval_s
+        self.epoch = 0
+        self._local = threading.local()
+        self._cons: list[sqlite3.Connection] = []
+        self._lock = threading.RLock()
+        self._inflight: set[int] = set()
+        self._appended = threading.Event()
+        self._last_cap_log = 0.0
+        self._cap_events = 0
+
+    @classmethod
+    def open(
+        cls,
+        path: Path,
+        device_id: str,
+        config: OutboxConfig,
+        *,
+        counts_interval_s: float = 60.0,
+        new_epoch: bool = True,
+    ) -> Outbox:
+        """Open or create the journal at ``path``; a new epoch starts unless ``new_epoch=False``.
+
+        Args:
+            path: SQLite file, normally ``<state_dir>/outbox.sqlite``; parents are created.
+            device_id: the journal remembers its device and refuses another one.
+            config: row cap and how long sent rows are kept for inspection.
+            counts_interval_s: length of the UTC-aligned intervals of the ``counts`` topic.
+            new_epoch: False for a second handle on a journal another component opened.
+
+        Raises:
+            OutboxError: the file cannot be created or opened, is not an outbox, or belongs to
+                another device.
+        """
+        box = cls(path, device_id, config, counts_interval_s)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            box._init(new_epoch)
+        except (OSError, sqlite3.Error) as err:
+            box.close()
+            raise OutboxError(f"{path}: cannot open outbox: {err}") from None
+        return box
+
+    def _init(self, new_epoch: bool) -> None:
+        con = self._con()
+        con.execute("PRAGMA journal_mode=WAL")
+        with self._write() as con:
+            if con.execute("PRAGMA user_version").fetchone()[0] == 0:
+                con.executescript(f"{SCHEMA}\nPRAGMA user_version={SCHEMA_VERSION};")
+                con.execute("BEGIN IMMEDIATE")
+            row = con.execute("SELECT value FROM meta WHERE key = 'device_id'").fetchone()
+            owner = None if row is None else str(row[0])
+            if owner is None:
+                con.execute("INSERT INTO meta VALUES ('device_id', ?)", (self.device_id,))
+            elif owner != self.device_id:
+                raise OutboxError(
+                    f"{self.path}: journal of device {owner!r}, not {self.device_id!r}"
+                )
+            self.epoch = self._meta(con, "epoch") + int(new_epoch)
+            self._set_meta(con, "epoch", self.epoch)
+        log.info("outbox %s opened: device %s epoch %d", self.path, self.device_id, self.epoch)
+
+    def _con(self) -> sqlite3.Connection:
+        con: sqlite3.Connection | None = getattr(self._local, "con", None)
+        if con is None:
+            con = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            con.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+            con.execute("PRAGMA synchronous=FULL")
+            self._local.con = con
+            with self._lock:
+                self._cons.append(con)
+        return con
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        con = self._con()
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            yield con
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        con.execute("COMMIT")
+
+    @staticmethod
+    def _meta(con: sqlite3.Connection, key: str) -> int:
+        row = con.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return 0 if row is None else int(row[0])
+
+    @staticmethod
+    def _set_meta(con: sqlite3.Connection, key: str, value: object) -> None:
+        con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    def append(self, crossing: Crossing, event_utc_s: float) -> CountRecord:
+        """Journal one crossing and commit (fsync) before returning.
+
+        Args:
+            crossing: what was counted.
+            event_utc_s: wall-clock time of the crossing, seconds since the Unix epoch.
+
+        Returns:
+            The record with its ``(device_id, epoch, seq)`` identity.
+
+        Raises:
+            OutboxError: the journal cannot be written (disk full, I/O error).
+        """
+        try:
+            with self._write() as con:
+                seq = self._meta(con, "last_seq") + 1
+                self._set_meta(con, "last_seq", seq)
+                c = crossing
+                con.execute(
+                    f"INSERT INTO events ({_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (seq, self.epoch, event_utc_s, c.line, c.direction, c.class_name,
+                     c.track_id, c.ts_s, c.confidence),
+                )  # fmt: skip
+                self._count(con, crossing, event_utc_s)
+                self._enforce_cap(con)
+        except sqlite3.Error as err:
+            raise OutboxError(f"{self.path}: cannot journal crossing: {err}") from None
+        self._appended.set()
+        return CountRecord(self.device_id, self.epoch, seq, event_utc_s, crossing)
+
+    def _count(self, con: sqlite3.Connection, c: Crossing, event_utc_s: float) -> None:
+        key = (c.line, c.direction, c.class_name)
+        con.execute(
+            "INSERT INTO totals VALUES (?, ?, ?, 1) ON CONFLICT DO UPDATE SET n = n + 1", key
+        )
+        start = math.floor(event_utc_s / self.counts_interval_s) * self.counts_interval_s
+        end = start + self.counts_interval_s
+        con.execute(
+            "INSERT INTO intervals VALUES (?, ?, ?, ?, 1) ON CONFLICT DO UPDATE SET n = n + 1",
+            (c.line, start, c.direction, c.class_name),
+        )
+        con.execute(
+            "INSERT INTO interval_revs VALUES (?, ?, ?, 1, 0)"
+            " ON CONFLICT DO UPDATE SET rev = rev + 1",
+            (c.line, start, end),
+        )
+        self._set_meta(con, "rows", self._meta(con, "rows") + 1)
+
+    def _enforce_cap(self, con: sqlite3.Connection) -> None:
+        rows = self._meta(con, "rows")
+        if rows <= self.config.max_rows:
+            return
+        # Free a tenth of the cap at once so a full journal does not prune on every append.
+        batch = max(1, self.config.max_rows // 10)
+        freed = con.execute(
+            "DELETE FROM events WHERE seq IN (SELECT seq FROM events"
+            " WHERE sent_utc_s IS NOT NULL ORDER BY seq LIMIT ?)",
+            (batch,),
+        ).rowcount
+        dropped = 0
+        if freed == 0:
+            dropped = con.execute(
+                "DELETE FROM events WHERE seq = (SELECT MIN(seq) FROM events)"
+            ).rowcount
+            self._set_meta(con, "dropped", self._meta(con, "dropped") + dropped)
+        self._set_meta(con, "rows", rows - freed - dropped)
+        self._log_cap(freed, dropped)
+
+    def _log_cap(self, freed: int, dropped: int) -> None:
+        self._cap_events += dropped
+        if freed:
+            log.warning("outbox full (%d rows): pruned %d sent rows early", self.config.max_rows,
+                        freed)  # fmt: skip
+        now = time.monotonic()
+        if self._cap_events and now - self._last_cap_log >= _LOG_EVERY_S:
+            log.error(
+                "outbox full (%d unsent rows): dropped the %d oldest unsent event rows "
+                "(their counts stay in state/counts; see the 'dropped' counter)",
+                self.config.max_rows, self._cap_events,
+            )  # fmt: skip
+            self._last_cap_log, self._cap_events = now, 0
+
+    def pending(self, limit: int) -> list[CountRecord]:
+        """Claim up to ``limit`` unsent records, oldest first, skipping those already in flight.
+
+        Claimed records stay in flight (in memory only) until ``mark_sent`` or ``release``;
+        after a restart every unsent row is pending again.
+        """
+        with self._lock:
+            skip = len(self._inflight)
+            rows = (
+                self._con()
+                .execute(
+                    f"SELECT {_COLS} FROM events WHERE sent_utc_s IS NULL ORDER BY seq LIMIT ?",
+                    (limit + skip,),
+                )
+                .fetchall()
+            )
+            out = [self._record(r) for r in rows if r[0] not in self._inflight][:limit]
+            self._inflight.update(r.seq for r in out)
+        return out
+
+    def _record(self, r: tuple[int, int, float, str, str, str, int, float, float]) -> CountRecord:
+        crossing = Crossing(r[3], r[4], r[5], r[6], r[7], r[8])  # type: ignore[arg-type]
+        return CountRecord(self.device_id, r[1], r[0], r[2], crossing)
+
+    def release(self, seqs: Iterable[int]) -> None:
+        """Return claimed records to the pending queue (the broker did not acknowledge them)."""
+        with self._lock:
+            self._inflight.difference_update(seqs)
+
+    def mark_sent(self, seqs: Iterable[int]) -> None:
+        """Record that the broker acknowledged (PUBACK) these records; call only then."""
+        seqs = list(seqs)
+        if not seqs:
+            return
+        now = time.time()
+        with self._write() as con:
+            con.executemany(
+                "UPDATE events SET sent_utc_s = ? WHERE seq = ? AND sent_utc_s IS NULL",
+                [(now, s) for s in seqs],
+            )
+        self.release(seqs)
+
+    def inflight(self) -> int:
+        """Number of records claimed by ``pending`` and not yet acknowledged or released."""
+        with self._lock:
+            return len(self._inflight)
+
+    def wait_appended(self, timeout_s: float) -> bool:
+        """Block until this handle appends a record (or ``timeout_s``); resets the signal."""
+        hit = self._appended.wait(timeout_s)
+        self._appended.clear()
+        return hit
+
+    def prune(self, now_utc_s: float | None = None) -> int:
+        """Delete sent rows and published intervals older than ``keep_sent_s``; return rows."""
+        cutoff = (time.time() if now_utc_s is None else now_utc_s) - self.config.keep_sent_s
+        with self._write() as con:
+            n = con.execute(
+                "DELETE FROM events WHERE sent_utc_s IS NOT NULL AND sent_utc_s < ?", (cutoff,)
+            ).rowcount
+            self._set_meta(con, "rows", max(0, self._meta(con, "rows") - n))
+            con.execute(
+                "DELETE FROM intervals WHERE (line, start_s) IN (SELECT line, start_s FROM"
+                " interval_revs WHERE sent_rev = rev AND end_s < ?)",
+                (cutoff,),
+            )
+            con.execute("DELETE FROM interval_revs WHERE sent_rev = rev AND end_s < ?", (cutoff,))
+        return n
+
+    def depth(self) -> int:
+        """Number of rows not yet acknowledged by the broker (in flight included)."""
+        row = self._con().execute("SELECT COUNT(*) FROM events WHERE sent_utc_s IS NULL")
+        return int(row.fetchone()[0])
+
+    def oldest_unsent_age_s(self, now_utc_s: float | None = None) -> float | None:
+        """Age in seconds of the oldest unsent crossing, or None when all are sent."""
+        row = (
+            self._con()
+            .execute("SELECT event_utc_s FROM events WHERE sent_utc_s IS NULL ORDER BY seq LIMIT 1")
+            .fetchone()
+        )
+        if row is None:
+            return None
+        return max(0.0, (time.time() if now_utc_s is None else now_utc_s) - float(row[0]))
+
+    def totals(self) -> Totals:
+        """Cumulative counts per line, direction and class, with the last seq they include."""
+        con = self._con()
+        con.execute("BEGIN")
+        try:
+            lines: dict[str, Counts] = {}
+            for line, direction, cls, n in con.execute("SELECT * FROM totals ORDER BY 1, 2, 3"):
+                _add(lines.setdefault(line, {}), direction, cls, n)
+            last = self._meta(con, "last_seq")
+            dropped = self._meta(con, "dropped")
+        finally:
+            con.execute("COMMIT")
+        return Totals(lines, last, dropped)
+
+    def closed_intervals(self, now_utc_s: float, limit: int = 100) -> list[IntervalCounts]:
+        """Intervals to publish: closed and changed since their last acknowledged publish.
+
+        An interval is closed once ``now_utc_s`` reaches its end, or once a crossing of a later
+        interval was journaled (crossings arrive in time order, so a replay running faster than
+        real time closes its intervals too).
+        """
+        con = self._con()
+        revs = con.execute(
+            "SELECT line, start_s, end_s, rev FROM interval_revs WHERE rev > sent_rev AND"
+            " (end_s <= ? OR end_s <= (SELECT MAX(start_s) FROM interval_revs))"
+            " ORDER BY start_s, line LIMIT ?",
+            (now_utc_s, limit),
+        ).fetchall()
+        out = []
+        for line, start, end, rev in revs:
+            counts: Counts = {}
+            for direction, cls, n in con.execute(
+                "SELECT direction, class_name, n FROM intervals WHERE line = ? AND start_s = ?",
+                (line, start),
+            ):
+                _add(counts, direction, cls, n)
+            out.append(IntervalCounts(line, start, end, rev, counts))
+        return out
+
+    def mark_interval_sent(self, line: str, start_s: float, rev: int) -> None:
+        """Record that revision ``rev`` of an interval was acknowledged by the broker."""
+        with self._write() as con:
+            con.execute(
+                "UPDATE interval_revs SET sent_rev = MAX(sent_rev, ?)"
+                " WHERE line = ? AND start_s = ?",
+                (rev, line, start_s),
+            )
+
+    def close(self) -> None:
+        """Close every thread's connection; the handle is unusable afterwards."""
+        with self._lock:
+            cons, self._cons = self._cons, []
+        for con in cons:
+            con.close()
+        self._local = threading.local()
