@@ -67,7 +67,7 @@ class DetectorConfig(_Strict):
     detections are mapped back to full-frame pixels.
     """
 
-    model: str = "nanodet-m-int8"
+    model: str = "yolox-nano"
     threads: int = Field(2, ge=1, le=16)
     score_threshold: float = Field(0.25, gt=0, lt=1)
     nms_iou: float = Field(0.5, gt=0, lt=1)
@@ -159,6 +159,10 @@ class MqttConfig(_Strict):
     key_file: Path | None = None
     keepalive_s: int = Field(30, ge=5)
     max_inflight: int = Field(20, ge=1, le=1000)
+    #: Reconnect backoff: doubles from ``reconnect_min_s`` up to ``reconnect_max_s``, both
+    #: jittered per device (±25 %) so a fleet does not reconnect in step after an outage.
+    reconnect_min_s: float = Field(1.0, gt=0)
+    reconnect_max_s: float = Field(60.0, gt=0)
     counts_interval_s: float = Field(60.0, gt=0)
     telemetry_interval_s: float = Field(30.0, gt=0)
 

@@ -21,8 +21,8 @@ def test_example_config_is_valid() -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ('[detector]\nthreads = 0\n', "detector.threads"),
-        ('[detector]\nbogus = 1\n', "detector.bogus"),
+        ("[detector]\nthreads = 0\n", "detector.threads"),
+        ("[detector]\nbogus = 1\n", "detector.bogus"),
         ('[[lines]]\nname = "L1"\na = [1, 2]\nb = [1, 2]\n', "lines.0"),
         ('[[lines]]\nname = "bad name!"\na = [1, 2]\nb = [3, 4]\n', "lines.0.name"),
         ('[source]\ntype = "floppy"\n', "source"),
