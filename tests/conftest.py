@@ -45,7 +45,7 @@ class Broker:
             f"{listener}persistence true\npersistence_location {self.workdir}/\n"
             "max_queued_messages 100000\nlog_dest stderr\n"
         )
-        self.proc = subprocess.Popen(  # noqa: S603
+        self.proc = subprocess.Popen(
             [exe, "-c", str(conf)], stderr=(self.workdir / "broker.log").open("ab")
         )
         deadline = time.monotonic() + 10
