@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,10 @@ from edge.errors import SourceError
 from edge.types import Frame
 
 log = logging.getLogger(__name__)
+
+# FFmpeg's own messages ("moov atom not found") would go to stderr beside ours; this module
+# reports every decode failure itself, naming the file.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
 
 class ReplaySource:
