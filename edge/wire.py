@@ -88,6 +88,10 @@ class StateMsg(_Msg):
     epoch: int = Field(ge=0)
     ts: float
     lines: dict[Name, DirectionCounts]
+    #: highest seq included in ``lines`` (optional: added without a version bump).
+    last_seq: int | None = Field(None, ge=0)
+    #: event rows the outbox cap dropped; they are still counted in ``lines``.
+    dropped: int | None = Field(None, ge=0)
 
 
 class StatusMsg(_Msg):

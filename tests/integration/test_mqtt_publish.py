@@ -1,0 +1,224 @@
+"""Outbox + MqttPublisher against a real Mosquitto: delivery, outage, SIGKILL, status topics."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from conftest import Broker, free_port
+
+from edge import wire
+from edge.config import DeviceConfig, MqttConfig, OutboxConfig
+from edge.outbox import Outbox
+from edge.publish import StatusInfo
+from edge.publish.mqtt import MqttPublisher, Subscriber
+from edge.types import Crossing
+
+Key = tuple[str, int, int]
+DoneFn = Callable[[dict[Key, wire.Event], list[wire.Message]], bool]
+DEVICE = DeviceConfig(id="dev1", site="post-7")
+
+
+def crossing(i: int, line: str = "L1") -> Crossing:
+    return Crossing(line, "in" if i % 3 else "out", "car" if i % 2 else "person", i, i / 10, 0.9)
+
+
+def mqtt_cfg(broker: Broker, **kw: object) -> MqttConfig:
+    return MqttConfig.model_validate({"url": broker.url, "reconnect_max_s": 1.0, **kw})
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Broker]:
+    """conftest's broker, but able to save its persistence file when the tests run as root.
+
+    Mosquitto started as root drops to the 'mosquitto' user, which cannot write into pytest's
+    private tmp directory, so sessions (the subscriber's queued messages) died with a restart.
+    """
+    port = free_port()
+    listener = f"listener {port} 127.0.0.1\nallow_anonymous true\nuser root\n"
+    b = Broker(tmp_path / "broker", port, extra_conf=listener)
+    b.workdir.mkdir()
+    b.start()
+    yield b
+    b.stop()
+
+
+@pytest.fixture
+def sub(broker: Broker) -> Iterator[Subscriber]:
+    """A persistent QoS 1 subscriber to every device topic (survives broker restarts)."""
+    s = Subscriber(mqtt_cfg(broker), [wire.subscription("edge")], "test-sub", persistent=True)
+    s.start()
+    yield s
+    s.stop()
+
+
+def collect(
+    sub: Subscriber, done: DoneFn, timeout_s: float
+) -> tuple[dict[Key, wire.Event], list[wire.Message]]:
+    """Events deduplicated on (device_id, epoch, seq), plus every other decoded message."""
+    events: dict[Key, wire.Event] = {}
+    others: list[wire.Message] = []
+    deadline = time.monotonic() + timeout_s
+    while not done(events, others) and time.monotonic() < deadline:
+        got = sub.get(0.1)
+        if got is None:
+            continue
+        _, msg = wire.decode_for_topic(got[0], got[1])
+        if isinstance(msg, wire.EventsMsg):
+            events.update({(e.device_id, e.epoch, e.seq): e for e in msg.events})
+        else:
+            others.append(msg)
+    return events, others
+
+
+def has_seqs(seqs: set[int]) -> DoneFn:
+    return lambda ev, _o: seqs <= {k[2] for k in ev}
+
+
+@pytest.mark.parametrize("protocol", ["5", "3.1.1"])
+def test_delivers_every_crossing_with_status_state_counts(
+    broker: Broker, sub: Subscriber, tmp_path: Path, protocol: str
+) -> None:
+    box = Outbox.open(tmp_path / "outbox.sqlite", DEVICE.id, OutboxConfig())
+    t0 = (time.time() // 60 - 3) * 60  # three minutes ago: closed intervals
+    for i in range(250):
+        box.append(crossing(i, "L1" if i % 5 else "L2"), t0 + i * 0.2)
+    pub = MqttPublisher(mqtt_cfg(broker, protocol=protocol), DEVICE, box, StatusInfo("9.9", "m"))
+    pub.start()
+    assert pub.drain(20) == 0
+    events, others = collect(
+        sub, lambda ev, o: len(ev) == 250 and any(m.type == "counts" for m in o), 10
+    )
+    pub.stop()
+    assert sorted(k[2] for k in events) == list(range(1, 251))
+    assert events[("dev1", 1, 8)].cls == "car" and events[("dev1", 1, 8)].line == "L1"
+    status = [m for m in others if isinstance(m, wire.StatusMsg)]
+    assert status[0].state == "online" and status[0].epoch == 1 and status[0].version == "9.9"
+    counts = [m for m in others if isinstance(m, wire.CountsMsg)]
+    assert counts and counts[0].start == t0 and counts[0].end == t0 + 60
+    assert box.depth() == 0
+    box.close()
+
+
+def test_broker_outage_loses_nothing(broker: Broker, sub: Subscriber, tmp_path: Path) -> None:
+    box = Outbox.open(tmp_path / "outbox.sqlite", DEVICE.id, OutboxConfig())
+    pub = MqttPublisher(mqtt_cfg(broker), DEVICE, box, StatusInfo("1"))
+    pub.start()
+    for i in range(20):
+        box.append(crossing(i), time.time())
+    assert pub.drain(10) == 0
+    broker.stop()
+    for i in range(20, 80):
+        box.append(crossing(i), time.time())
+        time.sleep(0.005)
+    assert not pub.connected
+    assert pub.drain(0.5) == 60  # nothing is marked sent without a PUBACK
+    broker.start()
+    assert pub.drain(30) == 0
+    events, _ = collect(sub, has_seqs(set(range(1, 81))), 15)
+    pub.stop()
+    assert sorted({k[2] for k in events}) == list(range(1, 81))
+    box.close()
+
+
+def test_stop_leaves_retained_stopped_and_state(broker: Broker, tmp_path: Path) -> None:
+    box = Outbox.open(tmp_path / "outbox.sqlite", DEVICE.id, OutboxConfig())
+    pub = MqttPublisher(mqtt_cfg(broker), DEVICE, box, StatusInfo("1", config_hash="abc"))
+    pub.start()
+    for i in range(10):
+        box.append(Crossing("gate", "in", "bus", i, 0.0, 0.5), time.time())
+    assert pub.drain(10) == 0
+    pub.stop()
+    filters = [wire.subscription("edge", "status"), wire.subscription("edge", "state")]
+    late = Subscriber(mqtt_cfg(broker), filters)
+    late.start()
+    _, retained = collect(late, lambda _e, o: len(o) >= 2, 5)
+    late.stop()
+    by_type = {m.type: m for m in retained}
+    assert isinstance(by_type["status"], wire.StatusMsg) and by_type["status"].state == "stopped"
+    state = by_type["state"]
+    assert isinstance(state, wire.StateMsg)
+    assert state.lines["gate"].in_ == {"bus": 10} and state.last_seq == 10
+    box.close()
+
+
+DRIVER = """
+import sys, time
+from pathlib import Path
+from edge.config import DeviceConfig, MqttConfig, OutboxConfig
+from edge.outbox import Outbox
+from edge.publish.mqtt import MqttPublisher
+from edge.types import Crossing
+url, path, n, keepalive = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+box = Outbox.open(path, "dev1", OutboxConfig())
+cfg = MqttConfig(url=url, keepalive_s=keepalive, reconnect_max_s=1.0)
+pub = MqttPublisher(cfg, DeviceConfig(id="dev1", site="post-7"), box)
+pub.start()
+for i in range(n):
+    r = box.append(Crossing("L1", "in", "car", i, 0.0, 0.9), time.time())
+    print(r.epoch, r.seq, flush=True)
+    time.sleep(0.01)
+print("remaining", pub.drain(30), flush=True)
+pub.stop()
+"""
+
+
+def run_driver(broker: Broker, path: Path, n: int, keepalive_s: int = 30) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen(
+        [sys.executable, "-c", DRIVER, broker.url, str(path), str(n), str(keepalive_s)],
+        stdout=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+
+
+def read_records(proc: subprocess.Popen[str], count: int) -> list[tuple[int, int]]:
+    assert proc.stdout is not None
+    out = []
+    while len(out) < count:
+        line = proc.stdout.readline()
+        assert line, "driver exited early"
+        epoch, seq = line.split()
+        out.append((int(epoch), int(seq)))
+    return out
+
+
+def test_sigkill_mid_run_then_restart_delivers_everything(
+    broker: Broker, sub: Subscriber, tmp_path: Path
+) -> None:
+    path = tmp_path / "state" / "outbox.sqlite"
+    first = run_driver(broker, path, 1000)
+    before = read_records(first, 60)
+    broker.stop()  # the uplink drops ...
+    before += read_records(first, 40)
+    first.send_signal(signal.SIGKILL)  # ... and then the power
+    first.wait(10)
+    broker.start()
+    second = run_driver(broker, path, 30)
+    after = read_records(second, 30)
+    assert second.stdout is not None
+    assert second.stdout.readline().split() == ["remaining", "0"]
+    assert second.wait(20) == 0
+    assert {e for e, _ in before} == {1} and {e for e, _ in after} == {2}
+    assert after[0][1] > before[-1][1]  # seq keeps rising across the restart
+    want = {s for _, s in before + after}
+    events, _ = collect(sub, has_seqs(want), 15)
+    assert want <= {k[2] for k in events}
+    assert {k[1] for k in events if k[2] in {s for _, s in before}} == {1}
+
+
+def test_last_will_offline_after_kill(broker: Broker, tmp_path: Path) -> None:
+    proc = run_driver(broker, tmp_path / "outbox.sqlite", 1000, keepalive_s=5)
+    read_records(proc, 20)
+    watch = Subscriber(mqtt_cfg(broker), [wire.subscription("edge", "status")])
+    watch.start()
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    _, msgs = collect(watch, lambda _e, o: any(getattr(m, "state", "") == "offline" for m in o), 15)
+    watch.stop()
+    assert [m for m in msgs if isinstance(m, wire.StatusMsg)][-1].state == "offline"
