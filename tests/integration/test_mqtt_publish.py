@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -17,7 +18,7 @@ from edge import wire
 from edge.config import DeviceConfig, MqttConfig, OutboxConfig
 from edge.outbox import Outbox
 from edge.publish import StatusInfo
-from edge.publish.mqtt import MqttPublisher, Subscriber
+from edge.publish.mqtt import MqttPublisher, Subscriber, make_client
 from edge.types import Crossing
 
 Key = tuple[str, int, int]
@@ -222,3 +223,34 @@ def test_last_will_offline_after_kill(broker: Broker, tmp_path: Path) -> None:
     _, msgs = collect(watch, lambda _e, o: any(getattr(m, "state", "") == "offline" for m in o), 15)
     watch.stop()
     assert [m for m in msgs if isinstance(m, wire.StatusMsg)][-1].state == "offline"
+
+
+def test_tail_prints_decoded_and_rejects_malformed(broker: Broker, tmp_path: Path) -> None:
+    cmd = ["tail", broker.url, "--count", "2", "--idle-exit-s", "10"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "edge.cli", *cmd],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    time.sleep(1.0)  # let it subscribe
+    raw = make_client(mqtt_cfg(broker), "raw-pub")
+    raw.connect("127.0.0.1", broker.port)
+    raw.loop_start()
+    bad = {"v": 2, "type": "status", "device_id": "dev1", "state": "online"}
+    for payload in (b"not json", json.dumps(bad).encode()):
+        raw.publish("edge/v1/post-7/dev1/status", payload, qos=1).wait_for_publish(5)
+    box = Outbox.open(tmp_path / "outbox.sqlite", DEVICE.id, OutboxConfig())
+    pub = MqttPublisher(mqtt_cfg(broker), DEVICE, box, StatusInfo("1"))
+    pub.start()
+    box.append(crossing(1), time.time())
+    assert pub.drain(10) == 0
+    out, err = proc.communicate(timeout=20)
+    pub.stop()
+    raw.loop_stop()
+    assert proc.returncode == 0
+    lines = out.splitlines()
+    assert len(lines) == 2 and "/status " in lines[0] and '"state":"online"' in lines[0]
+    assert "/events/L1 " in lines[1] and '"seq":1' in lines[1]
+    rejected = err.splitlines()
+    assert "rejected edge/v1/post-7/dev1/status: payload is not JSON" in rejected[0]
+    assert "unsupported payload version 2" in rejected[1]
+    box.close()
