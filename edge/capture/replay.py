@@ -61,6 +61,11 @@ class ReplaySource:
         return self._dropped
 
     @property
+    def fps(self) -> float:
+        """Nominal frame rate from the container header (0 when unknown)."""
+        return self._fps
+
+    @property
     def frame_count(self) -> int:
         """Frame count from the container header (an estimate for some formats)."""
         return max(0, int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT)))

@@ -7,6 +7,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from edge.annotate import Annotator
 from edge.capture.replay import ReplaySource
@@ -21,6 +22,7 @@ from edge.config import (
 from edge.errors import ConfigError
 from edge.pipeline import FrameResult
 from edge.replay import ReplayResult, replay
+from edge.uplink import Uplink
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -42,6 +44,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print counts as JSON on stdout")
     p.add_argument("--annotate", type=Path, metavar="OUT.mp4", help="write an annotated video")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    g = p.add_argument_group("publishing (optional): journal and ship every crossing over MQTT")
+    g.add_argument("--mqtt", metavar="URL", help="broker, mqtt://HOST:PORT or mqtts://HOST:PORT")
+    g.add_argument("--state-dir", type=Path, help="where the outbox lives (default: config)")
+    g.add_argument("--device-id", help="device id in topics and events (default: config)")
+    g.add_argument("--site", help="site id in topics (default: config)")
+    g.add_argument(
+        "--drain-timeout",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help="at the end, wait this long for the broker to acknowledge everything",
+    )
 
 
 def _detector_overrides(args: argparse.Namespace, base: DetectorConfig) -> dict[str, object]:
@@ -60,6 +74,16 @@ def _detector_overrides(args: argparse.Namespace, base: DetectorConfig) -> dict[
     return over
 
 
+def _device_overrides(args: argparse.Namespace, data: dict[str, Any]) -> None:
+    """Apply --device-id, --site, --state-dir and --mqtt onto a config tree."""
+    device = data["device"]
+    for key, value in (("id", args.device_id), ("site", args.site), ("state_dir", args.state_dir)):
+        if value is not None:
+            device[key] = value
+    if args.mqtt:
+        data["mqtt"] = {**(data.get("mqtt") or {}), "url": args.mqtt}
+
+
 def effective_config(args: argparse.Namespace) -> AppConfig:
     """The config file (if any) with command-line options applied on top.
 
@@ -71,6 +95,7 @@ def effective_config(args: argparse.Namespace) -> AppConfig:
     data["detector"] = _detector_overrides(args, base.detector)
     if args.line:
         data["lines"] = [parse_line_option(t).model_dump() for t in args.line]
+    _device_overrides(args, data)
     cfg = parse_config(data, str(args.config or "command line"))
     if not cfg.lines:
         raise ConfigError("no counting line: pass --line NAME:AX,AY,BX,BY or [[lines]] in --config")
@@ -114,32 +139,57 @@ def _print_text(result: ReplayResult) -> None:
     )
 
 
+class Outputs:
+    """What watches each processed frame: progress bar, annotated video, uplink."""
+
+    def __init__(self, args: argparse.Namespace, cfg: AppConfig):
+        probe = ReplaySource(args.video)  # learn length, size and rate up front
+        total, size_wh, fps = probe.frame_count, probe.size_wh, probe.fps
+        probe.close()
+        self.progress = Progress(total, enabled=not args.no_progress and total > 250)
+        self.annotator: Annotator | None = None
+        self.uplink: Uplink | None = None
+        if args.annotate:
+            out_fps = cfg.detector.detect_fps or fps or 25.0
+            self.annotator = Annotator(args.annotate, size_wh, out_fps, cfg.lines)
+        if cfg.mqtt is not None:
+            self.uplink = Uplink(cfg, cfg.detector.model)
+            self.uplink.start()
+
+    def __call__(self, result: FrameResult) -> None:
+        if self.uplink is not None:
+            self.uplink.record(result)
+        self.progress(result)
+        if self.annotator is not None:
+            self.annotator.write(result)
+
+    def close(self, drain_timeout_s: float) -> int | None:
+        """Finish every output; returns the crossings left unpublished (None: no uplink)."""
+        self.progress.close()
+        if self.annotator is not None:
+            self.annotator.close()
+        return self.uplink.finish(drain_timeout_s) if self.uplink is not None else None
+
+
 def run(args: argparse.Namespace) -> int:
-    """Replay the video and print its counts; exit 0."""
+    """Replay the video, publish if asked, and print its counts; exit 0."""
     cfg = effective_config(args)
-    models_dir = args.models_dir or default_models_dir()
-    probe = ReplaySource(args.video)  # learn length and size up front
-    total, size_wh = probe.frame_count, probe.size_wh
-    probe.close()
-    progress = Progress(total, enabled=not args.no_progress and total > 250)
-    annotator = None
-    if args.annotate:
-        fps = cfg.detector.detect_fps or 25.0
-        annotator = Annotator(args.annotate, size_wh, fps, cfg.lines)
-
-    def on_result(r: FrameResult) -> None:
-        progress(r)
-        if annotator is not None:
-            annotator.write(r)
-
+    outputs = Outputs(args, cfg)
     try:
-        result = replay(args.video, cfg, models_dir, on_result)
+        result = replay(args.video, cfg, args.models_dir or default_models_dir(), outputs)
     finally:
-        progress.close()
-        if annotator is not None:
-            annotator.close()
+        remaining = outputs.close(args.drain_timeout)
+    out = result.to_json()
+    if remaining is not None:
+        out["published"] = {"device_id": cfg.device.id, "remaining": remaining}
+    if remaining:
+        print(
+            f"edge-counter replay: {remaining} crossings not acknowledged within "
+            f"{args.drain_timeout:g} s; kept in the outbox for the next start",
+            file=sys.stderr,
+        )
     if args.json:
-        print(json.dumps(result.to_json(), sort_keys=True))
+        print(json.dumps(out, sort_keys=True))
     else:
         _print_text(result)
     return 0
