@@ -1,0 +1,194 @@
+"""``edge-counter bench``: per-stage latency, processed fps, bare inference fps and peak memory.
+
+Each (model, threads) case runs in its own child process so peak RSS and warm caches of one
+case never leak into the next. Per case:
+
+* the real pipeline (``ReplaySource`` → read-ahead thread → detect → track → count) on the
+  first ``--frames`` frames of the clip: median/p95 ms of pre-processing, inference,
+  decode+NMS, tracking and counting, and end-to-end processed fps;
+* bare ``session.run`` on the same frames, input tensors computed beforehand: the ceiling
+  the pipeline is compared with (ratio e2e/bare);
+* peak RSS (``resource.getrusage``) after the pipeline, before the tensors are allocated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edge.capture.replay import ReplaySource
+from edge.config import AppConfig, default_data_dir, default_models_dir
+from edge.detect.onnx import OnnxDetector, open_session
+from edge.detect.preprocess import Preprocessor
+from edge.errors import ConfigError
+from edge.evaluate import load_clip
+from edge.pipeline import FrameResult
+from edge.pipeline import run as run_pipeline
+from edge.replay import build_pipeline
+from edge.types import Frame
+
+STAGES = ("pre_ms", "infer_ms", "post_ms", "track_ms", "count_ms")
+BARE_FRAMES_MAX = 150  # pre-computed 416² float tensors cost 2 MB each
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Options of the bench command."""
+    p.add_argument("--clip", default="road_cctv_vehicles", help="clip name or video path")
+    p.add_argument("--models", default="yolox-nano,yolox-nano-int8", help="comma-separated")
+    p.add_argument("--threads", default="1,2", help="comma-separated intra-op thread counts")
+    p.add_argument("--frames", type=int, default=300, help="frames of the clip to process")
+    p.add_argument("--json-out", type=Path, help="write every figure here as JSON")
+    p.add_argument("--models-dir", type=Path, default=None)
+    p.add_argument("--one", action="store_true", help=argparse.SUPPRESS)  # child process mode
+
+
+class _FirstFrames:
+    """A ``FrameSource`` passing on only the first ``limit`` frames of another."""
+
+    def __init__(self, inner: ReplaySource, limit: int) -> None:
+        self._inner, self._limit = inner, limit
+
+    def frames(self) -> Iterator[Frame]:
+        for i, frame in enumerate(self._inner.frames()):
+            if i >= self._limit:
+                return
+            yield frame
+
+    def close(self) -> None:
+        self._inner.close()
+
+    @property
+    def size_wh(self) -> tuple[int, int]:
+        return self._inner.size_wh
+
+    @property
+    def dropped(self) -> int:
+        return self._inner.dropped
+
+
+def _video(clip: str) -> tuple[Path, AppConfig]:
+    path = Path(clip)
+    clip_dir = path.parent if path.suffix else default_data_dir() / "videos" / clip
+    video = path if path.suffix else clip_dir / "video.mp4"
+    if not video.is_file():
+        raise ConfigError(f"--clip {clip}: no video at {video}")
+    lines = load_clip(clip_dir)[1] if (clip_dir / "clip.json").is_file() else ()
+    return video, AppConfig().model_copy(update={"lines": lines})
+
+
+def _stats(values: list[float]) -> dict[str, float]:
+    arr = np.asarray(values, np.float64)
+    return {"median": float(np.median(arr)), "p95": float(np.percentile(arr, 95))}
+
+
+def _pipeline_case(video: Path, cfg: AppConfig, frames: int, models_dir: Path) -> dict[str, Any]:
+    pipeline = build_pipeline(cfg, models_dir)
+    detector = pipeline.detector
+    assert isinstance(detector, OnnxDetector)
+    times: dict[str, list[float]] = {s: [] for s in STAGES}
+    crossings = 0
+
+    def collect(result: FrameResult) -> None:
+        nonlocal crossings
+        t = detector.last_timings
+        for key, value in zip(STAGES, (t.pre_ms, t.infer_ms, t.post_ms, result.times.track_ms,
+                                       result.times.count_ms), strict=True):  # fmt: skip
+            times[key].append(value)
+        crossings += len(result.crossings)
+
+    source = _FirstFrames(ReplaySource(video), frames)
+    t0 = time.perf_counter()
+    try:
+        processed = run_pipeline(source, pipeline, collect)
+    finally:
+        source.close()
+    elapsed = time.perf_counter() - t0
+    return {
+        "stages_ms": {k: _stats(v) for k, v in times.items()},
+        "frames": processed, "e2e_fps": processed / elapsed, "crossings": crossings,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }  # fmt: skip
+
+
+def _bare_fps(video: Path, detector: OnnxDetector, path: Path, threads: int, n: int) -> float:
+    pre = Preprocessor(detector.manifest.input)
+    source = ReplaySource(video)
+    try:
+        tensors = [pre(f.image)[0].copy() for f, _ in zip(source.frames(), range(n), strict=False)]
+    finally:
+        source.close()
+    session = open_session(path, threads)
+    feed = detector.manifest.input.name
+    for tensor in tensors[:5]:  # warm-up
+        session.run(None, {feed: tensor})
+    t0 = time.perf_counter()
+    for tensor in tensors:
+        session.run(None, {feed: tensor})
+    return len(tensors) / (time.perf_counter() - t0)
+
+
+def _one_case(args: argparse.Namespace) -> dict[str, Any]:
+    """Bench one model at one thread count (child process)."""
+    from edge.detect.manifest import resolve_model  # noqa: PLC0415
+
+    video, cfg = _video(args.clip)
+    models_dir = args.models_dir or default_models_dir()
+    threads = int(args.threads)
+    det = cfg.detector.model_copy(update={"model": args.models, "threads": threads})
+    cfg = cfg.model_copy(update={"detector": det})
+    case = _pipeline_case(video, cfg, args.frames, models_dir)
+    manifest, path = resolve_model(args.models, models_dir)
+    detector = OnnxDetector(manifest, path, det)
+    case["bare_fps"] = _bare_fps(video, detector, path, threads, min(args.frames, BARE_FRAMES_MAX))
+    case["e2e_over_bare"] = case["e2e_fps"] / case["bare_fps"]
+    case.update(model=args.models, threads=threads, clip=str(video))
+    return case
+
+
+def _child(args: argparse.Namespace, model: str, threads: str) -> dict[str, Any]:
+    cmd = [sys.executable, "-m", "edge.cli", "bench", "--one", "--clip", args.clip,
+           "--models", model, "--threads", threads, "--frames", str(args.frames)]  # fmt: skip
+    if args.models_dir:
+        cmd += ["--models-dir", str(args.models_dir)]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise ConfigError(f"bench of {model} ({threads} threads) failed: {done.stderr.strip()}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def _print_table(cases: list[dict[str, Any]]) -> None:
+    head = "".join(f"{s[:-3]:>13}" for s in STAGES)
+    print(f"{'model':<17}{'thr':>3}{head}{'e2e fps':>9}{'bare fps':>9}{'ratio':>6}{'RSS MB':>8}")
+    print(f"{'':<20}" + "".join(f"{'med / p95':>13}" for _ in STAGES))
+    for c in cases:
+        cells = "".join(
+            f"{c['stages_ms'][s]['median']:>7.2f}/{c['stages_ms'][s]['p95']:<5.2f}" for s in STAGES
+        )
+        print(f"{c['model']:<17}{c['threads']:>3}{cells}{c['e2e_fps']:>9.1f}{c['bare_fps']:>9.1f}"
+              f"{c['e2e_over_bare']:>6.2f}{c['peak_rss_mb']:>8.0f}")  # fmt: skip
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run every (model, threads) case in a child process, print the table, write JSON."""
+    if args.frames < 1:
+        raise ConfigError("--frames must be at least 1")
+    if args.one:
+        print(json.dumps(_one_case(args)))
+        return 0
+    _video(args.clip)  # fail fast on a bad clip
+    cases = [_child(args, m.strip(), t.strip())
+             for m in args.models.split(",") for t in args.threads.split(",")]  # fmt: skip
+    _print_table(cases)
+    if args.json_out:
+        args.json_out.write_text(json.dumps({"cases": cases}, indent=1) + "\n")
+    return 0
