@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Broker, free_port
+from conftest import CLIPS_DIR, Broker, free_port, require_asset
 
 from edge import wire
 from edge.config import DeviceConfig, MqttConfig, OutboxConfig
@@ -254,3 +254,79 @@ def test_tail_prints_decoded_and_rejects_malformed(broker: Broker, tmp_path: Pat
     assert "rejected edge/v1/post-7/dev1/status: payload is not JSON" in rejected[0]
     assert "unsupported payload version 2" in rejected[1]
     box.close()
+
+
+# --- the real replay command on a real clip (slow: the real model runs on every frame) ---
+
+CLIP = CLIPS_DIR / "road_cctv_vehicles" / "video.mp4"
+
+
+def replay_cmd(broker: Broker, state_dir: Path, drain_s: float = 60) -> list[str]:
+    # Detecting at 5 fps keeps the test short; delivery, not accuracy, is under test here.
+    return [
+        sys.executable, "-m", "edge.cli", "replay", str(require_asset(CLIP)),
+        "--line", "L1:108,230,616,230", "--detect-fps", "5", "--mqtt", broker.url,
+        "--state-dir", str(state_dir), "--device-id", "dev1", "--site", "post-7",
+        "--drain-timeout", str(drain_s), "--json", "--no-progress",
+    ]  # fmt: skip
+
+
+def wait_events(sub: Subscriber, n: int, timeout_s: float) -> dict[Key, wire.Event]:
+    events, _ = collect(sub, lambda ev, _o: len(ev) >= n, timeout_s)
+    assert len(events) >= n, f"only {len(events)} events within {timeout_s} s"
+    return events
+
+
+def journaled(state_dir: Path) -> tuple[int, int]:
+    """(last seq, epoch) of the outbox, read without starting a new epoch."""
+    box = Outbox.open(state_dir / "outbox.sqlite", "dev1", OutboxConfig(), new_epoch=False)
+    try:
+        return box.totals().last_seq, box.epoch
+    finally:
+        box.close()
+
+
+@pytest.mark.slow
+def test_replay_broker_outage_mid_run(broker: Broker, sub: Subscriber, tmp_path: Path) -> None:
+    cmd = replay_cmd(broker, tmp_path / "state")
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    first = wait_events(sub, 2, 240)
+    broker.stop()
+    time.sleep(8)  # the clip keeps counting into the outbox meanwhile
+    broker.start()
+    out, _ = proc.communicate(timeout=600)
+    assert proc.returncode == 0
+    report = json.loads(out)
+    assert report["published"]["remaining"] == 0
+    total = sum(sum(d.values()) for d in report["lines"]["L1"].values())
+    last_seq, _ = journaled(tmp_path / "state")
+    assert last_seq == total > len(first)
+    events = {**first, **collect(sub, has_seqs(set(range(1, total + 1))), 30)[0]}
+    assert {k[2] for k in events} == set(range(1, total + 1))
+
+
+@pytest.mark.slow
+def test_replay_sigkill_then_restart(broker: Broker, sub: Subscriber, tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    proc = subprocess.Popen(replay_cmd(broker, state), stdout=subprocess.PIPE, text=True)
+    first = wait_events(sub, 2, 240)
+    broker.stop()  # uplink down, then the power goes: crossings left unsent in the outbox
+    time.sleep(5)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    killed_seq, killed_epoch = journaled(state)
+    assert killed_epoch == 1 and killed_seq >= 2
+    broker.start()
+    again = subprocess.run(
+        replay_cmd(broker, state), check=False, capture_output=True, text=True, timeout=600
+    )
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["published"]["remaining"] == 0
+    last_seq, epoch = journaled(state)
+    assert epoch == 2 and last_seq > killed_seq
+    want = set(range(1, last_seq + 1))
+    events = {**first, **collect(sub, has_seqs(want - {k[2] for k in first}), 30)[0]}
+    assert want <= {k[2] for k in events}
+    # Everything counted before the kill arrives with its original epoch; later ones with 2.
+    assert {e for (_, e, s) in events if s <= killed_seq} == {1}
+    assert {e for (_, e, s) in events if s > killed_seq} == {2}
