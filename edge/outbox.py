@@ -18,71 +18,26 @@ writes take ``BEGIN IMMEDIATE`` so two writers queue on the busy timeout instead
 from __future__ import annotations
 
 import logging
-import math
 import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
+from edge import outbox_tallies as tallies
 from edge.config import OutboxConfig
 from edge.errors import OutboxError
+from edge.outbox_tallies import SCHEMA, SCHEMA_VERSION, IntervalCounts, Totals
 from edge.types import CountRecord, Crossing
+
+__all__ = ["IntervalCounts", "Outbox", "Totals"]
 
 log = logging.getLogger(__name__)
 
 _BUSY_TIMEOUT_MS = 10_000
 _LOG_EVERY_S = 60.0
-SCHEMA_VERSION = 1
-SCHEMA = """
-CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
-CREATE TABLE events (
-    seq INTEGER PRIMARY KEY, epoch INTEGER NOT NULL, event_utc_s REAL NOT NULL,
-    line TEXT NOT NULL, direction TEXT NOT NULL, class_name TEXT NOT NULL,
-    track_id INTEGER NOT NULL, ts_s REAL NOT NULL, confidence REAL NOT NULL, sent_utc_s REAL);
-CREATE INDEX events_unsent ON events (seq) WHERE sent_utc_s IS NULL;
-CREATE INDEX events_sent ON events (sent_utc_s) WHERE sent_utc_s IS NOT NULL;
-CREATE TABLE totals (line TEXT, direction TEXT, class_name TEXT, n INTEGER NOT NULL,
-    PRIMARY KEY (line, direction, class_name)) WITHOUT ROWID;
-CREATE TABLE intervals (line TEXT, start_s REAL, direction TEXT, class_name TEXT,
-    n INTEGER NOT NULL, PRIMARY KEY (line, start_s, direction, class_name)) WITHOUT ROWID;
-CREATE TABLE interval_revs (line TEXT, start_s REAL, end_s REAL NOT NULL, rev INTEGER NOT NULL,
-    sent_rev INTEGER NOT NULL, PRIMARY KEY (line, start_s)) WITHOUT ROWID;
-"""
-#: direction -> class name -> count
-Counts = dict[str, dict[str, int]]
 _COLS = "seq, epoch, event_utc_s, line, direction, class_name, track_id, ts_s, confidence"
-
-
-def _add(counts: Counts, direction: str, class_name: str, n: int) -> None:
-    counts.setdefault(direction, {})[class_name] = n
-
-
-@dataclass(frozen=True)
-class IntervalCounts:
-    """Totals of one line over the closed interval ``[start_s, end_s)`` (UTC seconds).
-
-    ``rev`` grows with every crossing added to the interval; pass it back to
-    ``Outbox.mark_interval_sent`` so a crossing that arrives after the publish triggers a
-    republish of the whole interval (the collector upserts on device, line and start).
-    """
-
-    line: str
-    start_s: float
-    end_s: float
-    rev: int
-    counts: Counts
-
-
-@dataclass(frozen=True)
-class Totals:
-    """Cumulative counts since the journal began: line -> direction -> class -> n."""
-
-    lines: dict[str, Counts]
-    last_seq: int
-    dropped: int
 
 
 class Outbox:
@@ -210,30 +165,13 @@ class Outbox:
                     (seq, self.epoch, event_utc_s, c.line, c.direction, c.class_name,
                      c.track_id, c.ts_s, c.confidence),
                 )  # fmt: skip
-                self._count(con, crossing, event_utc_s)
+                tallies.count(con, crossing, event_utc_s, self.counts_interval_s)
+                self._set_meta(con, "rows", self._meta(con, "rows") + 1)
                 self._enforce_cap(con)
         except sqlite3.Error as err:
             raise OutboxError(f"{self.path}: cannot journal crossing: {err}") from None
         self._appended.set()
         return CountRecord(self.device_id, self.epoch, seq, event_utc_s, crossing)
-
-    def _count(self, con: sqlite3.Connection, c: Crossing, event_utc_s: float) -> None:
-        key = (c.line, c.direction, c.class_name)
-        con.execute(
-            "INSERT INTO totals VALUES (?, ?, ?, 1) ON CONFLICT DO UPDATE SET n = n + 1", key
-        )
-        start = math.floor(event_utc_s / self.counts_interval_s) * self.counts_interval_s
-        end = start + self.counts_interval_s
-        con.execute(
-            "INSERT INTO intervals VALUES (?, ?, ?, ?, 1) ON CONFLICT DO UPDATE SET n = n + 1",
-            (c.line, start, c.direction, c.class_name),
-        )
-        con.execute(
-            "INSERT INTO interval_revs VALUES (?, ?, ?, 1, 0)"
-            " ON CONFLICT DO UPDATE SET rev = rev + 1",
-            (c.line, start, end),
-        )
-        self._set_meta(con, "rows", self._meta(con, "rows") + 1)
 
     def _enforce_cap(self, con: sqlite3.Connection) -> None:
         rows = self._meta(con, "rows")
@@ -330,12 +268,7 @@ class Outbox:
                 "DELETE FROM events WHERE sent_utc_s IS NOT NULL AND sent_utc_s < ?", (cutoff,)
             ).rowcount
             self._set_meta(con, "rows", max(0, self._meta(con, "rows") - n))
-            con.execute(
-                "DELETE FROM intervals WHERE (line, start_s) IN (SELECT line, start_s FROM"
-                " interval_revs WHERE sent_rev = rev AND end_s < ?)",
-                (cutoff,),
-            )
-            con.execute("DELETE FROM interval_revs WHERE sent_rev = rev AND end_s < ?", (cutoff,))
+            tallies.prune(con, cutoff)
         return n
 
     def depth(self) -> int:
@@ -357,16 +290,12 @@ class Outbox:
     def totals(self) -> Totals:
         """Cumulative counts per line, direction and class, with the last seq they include."""
         con = self._con()
-        con.execute("BEGIN")
+        con.execute("BEGIN")  # one snapshot for the counts and the meta row
         try:
-            lines: dict[str, Counts] = {}
-            for line, direction, cls, n in con.execute("SELECT * FROM totals ORDER BY 1, 2, 3"):
-                _add(lines.setdefault(line, {}), direction, cls, n)
-            last = self._meta(con, "last_seq")
-            dropped = self._meta(con, "dropped")
+            lines = tallies.totals(con)
+            return Totals(lines, self._meta(con, "last_seq"), self._meta(con, "dropped"))
         finally:
             con.execute("COMMIT")
-        return Totals(lines, last, dropped)
 
     def closed_intervals(self, now_utc_s: float, limit: int = 100) -> list[IntervalCounts]:
         """Intervals to publish: closed and changed since their last acknowledged publish.
@@ -375,32 +304,12 @@ class Outbox:
         interval was journaled (crossings arrive in time order, so a replay running faster than
         real time closes its intervals too).
         """
-        con = self._con()
-        revs = con.execute(
-            "SELECT line, start_s, end_s, rev FROM interval_revs WHERE rev > sent_rev AND"
-            " (end_s <= ? OR end_s <= (SELECT MAX(start_s) FROM interval_revs))"
-            " ORDER BY start_s, line LIMIT ?",
-            (now_utc_s, limit),
-        ).fetchall()
-        out = []
-        for line, start, end, rev in revs:
-            counts: Counts = {}
-            for direction, cls, n in con.execute(
-                "SELECT direction, class_name, n FROM intervals WHERE line = ? AND start_s = ?",
-                (line, start),
-            ):
-                _add(counts, direction, cls, n)
-            out.append(IntervalCounts(line, start, end, rev, counts))
-        return out
+        return tallies.closed_intervals(self._con(), now_utc_s, limit)
 
     def mark_interval_sent(self, line: str, start_s: float, rev: int) -> None:
         """Record that revision ``rev`` of an interval was acknowledged by the broker."""
         with self._write() as con:
-            con.execute(
-                "UPDATE interval_revs SET sent_rev = MAX(sent_rev, ?)"
-                " WHERE line = ? AND start_s = ?",
-                (rev, line, start_s),
-            )
+            tallies.mark_interval_sent(con, line, start_s, rev)
 
     def close(self) -> None:
         """Close every thread's connection; the handle is unusable afterwards."""

@@ -19,7 +19,8 @@ from typing import Protocol
 from pydantic import BaseModel, ValidationError
 
 from edge import wire
-from edge.outbox import IntervalCounts, Outbox
+from edge.outbox import Outbox
+from edge.outbox_tallies import IntervalCounts
 from edge.publish import MetricValue, StatusInfo
 from edge.types import CountRecord
 

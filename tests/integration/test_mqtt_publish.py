@@ -226,34 +226,35 @@ def test_last_will_offline_after_kill(broker: Broker, tmp_path: Path) -> None:
 
 
 def test_tail_prints_decoded_and_rejects_malformed(broker: Broker, tmp_path: Path) -> None:
-    cmd = ["tail", broker.url, "--count", "2", "--idle-exit-s", "10"]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "edge.cli", *cmd],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    time.sleep(1.0)  # let it subscribe
+    # Everything is retained, so tail sees it whatever the moment it subscribes.
     raw = make_client(mqtt_cfg(broker), "raw-pub")
     raw.connect("127.0.0.1", broker.port)
     raw.loop_start()
-    bad = {"v": 2, "type": "status", "device_id": "dev1", "state": "online"}
-    for payload in (b"not json", json.dumps(bad).encode()):
-        raw.publish("edge/v1/post-7/dev1/status", payload, qos=1).wait_for_publish(5)
+    bad = {"v": 2, "type": "state", "device_id": "dev9"}
+    raw.publish("edge/v1/post-7/dev9/status", b"not json", 1, True).wait_for_publish(5)
+    raw.publish("edge/v1/post-7/dev9/state", json.dumps(bad), 1, True).wait_for_publish(5)
+    raw.loop_stop()
     box = Outbox.open(tmp_path / "outbox.sqlite", DEVICE.id, OutboxConfig())
     pub = MqttPublisher(mqtt_cfg(broker), DEVICE, box, StatusInfo("1"))
     pub.start()
     box.append(crossing(1), time.time())
     assert pub.drain(10) == 0
-    out, err = proc.communicate(timeout=20)
+    time.sleep(1.5)  # the retained state follows the first crossing within a second
+    cmd = ["tail", broker.url, "--count", "2", "--idle-exit-s", "10"]
+    done = subprocess.run(
+        [sys.executable, "-m", "edge.cli", *cmd], check=False, capture_output=True, text=True,
+        timeout=60,
+    )  # fmt: skip
     pub.stop()
-    raw.loop_stop()
-    assert proc.returncode == 0
-    lines = out.splitlines()
-    assert len(lines) == 2 and "/status " in lines[0] and '"state":"online"' in lines[0]
-    assert "/events/L1 " in lines[1] and '"seq":1' in lines[1]
-    rejected = err.splitlines()
-    assert "rejected edge/v1/post-7/dev1/status: payload is not JSON" in rejected[0]
-    assert "unsupported payload version 2" in rejected[1]
     box.close()
+    assert done.returncode == 0, done.stderr
+    lines = sorted(done.stdout.splitlines(), key=lambda ln: ln.split()[1])
+    assert len(lines) == 2
+    assert "/dev1/state " in lines[0] and '"last_seq":1' in lines[0]
+    assert "/dev1/status " in lines[1] and '"state":"online"' in lines[1]
+    rejected = sorted(done.stderr.splitlines())
+    assert "rejected edge/v1/post-7/dev9/state: unsupported payload version 2" in rejected[0]
+    assert "rejected edge/v1/post-7/dev9/status: payload is not JSON" in rejected[1]
 
 
 # --- the real replay command on a real clip (slow: the real model runs on every frame) ---
