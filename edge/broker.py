@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import shutil
 import socket
 import subprocess
@@ -60,8 +61,11 @@ class EmbeddedBroker:
         self.workdir.mkdir(parents=True, exist_ok=True)
         conf = self.workdir / "mosquitto.conf"
         listener = self.extra_conf or f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
+        # Mosquitto started as root drops to the "mosquitto" user, which cannot write a private
+        # temp folder: stay the user we are, or persistence fails and an outage loses messages.
         conf.write_text(
-            f"{listener}persistence true\npersistence_location {self.workdir}/\n"
+            f"user {getpass.getuser()}\n{listener}"
+            f"persistence true\npersistence_location {self.workdir}/\n"
             "max_queued_messages 100000\nlog_dest stderr\n"
         )
         log = (self.workdir / "broker.log").open("ab")

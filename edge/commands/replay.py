@@ -153,7 +153,9 @@ class Outputs:
             out_fps = cfg.detector.detect_fps or fps or 25.0
             self.annotator = Annotator(args.annotate, size_wh, out_fps, cfg.lines)
         if cfg.mqtt is not None:
-            self.uplink = Uplink(cfg, cfg.detector.model)
+            # The clip's timeline ends now: event times are in the past, intervals closed.
+            duration_s = total / fps if fps > 0 else 0.0
+            self.uplink = Uplink(cfg, cfg.detector.model, time.time() - duration_s)
             self.uplink.start()
 
     def __call__(self, result: FrameResult) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import CLIPS_DIR, Broker, free_port, require_asset
+from conftest import CLIPS_DIR, Broker, require_asset
 
 from edge import wire
 from edge.config import DeviceConfig, MqttConfig, OutboxConfig
@@ -32,22 +32,6 @@ def crossing(i: int, line: str = "L1") -> Crossing:
 
 def mqtt_cfg(broker: Broker, **kw: object) -> MqttConfig:
     return MqttConfig.model_validate({"url": broker.url, "reconnect_max_s": 1.0, **kw})
-
-
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[Broker]:
-    """conftest's broker, but able to save its persistence file when the tests run as root.
-
-    Mosquitto started as root drops to the 'mosquitto' user, which cannot write into pytest's
-    private tmp directory, so sessions (the subscriber's queued messages) died with a restart.
-    """
-    port = free_port()
-    listener = f"listener {port} 127.0.0.1\nallow_anonymous true\nuser root\n"
-    b = Broker(tmp_path / "broker", port, extra_conf=listener)
-    b.workdir.mkdir()
-    b.start()
-    yield b
-    b.stop()
 
 
 @pytest.fixture

@@ -57,11 +57,7 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def start_broker(tmp_path: Path, listener: str) -> Broker:
     port = free_port()
-    # 'user root': Mosquitto started as root would otherwise drop to 'mosquitto', which cannot
-    # read pytest's private tmp directory (certificates, password file).
-    b = Broker(
-        tmp_path / "broker", port, extra_conf=f"listener {port} 127.0.0.1\n{listener}user root\n"
-    )
+    b = Broker(tmp_path / "broker", port, extra_conf=f"listener {port} 127.0.0.1\n{listener}")
     b.start()
     return b
 
