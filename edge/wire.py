@@ -16,6 +16,7 @@ topic, and every field, and raises ``WireError`` naming what is wrong.
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -28,28 +29,33 @@ TOPIC_VERSION = "v1"
 KINDS_WITH_NAME = frozenset({"events", "counts", "zones"})
 KINDS = frozenset({"status", "state", "telemetry"}) | KINDS_WITH_NAME
 
+#: Largest integer a database BIGINT holds; ids and counters beyond it are rejected.
+MAX_INT = 2**63 - 1
+_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
 ClassCounts = dict[Name, Annotated[int, Field(ge=0)]]
 
 
 class _Msg(BaseModel):
     # Unknown fields are ignored so a newer agent can add fields without breaking a collector.
-    model_config = ConfigDict(extra="ignore", frozen=True, strict=False)
+    model_config = ConfigDict(extra="ignore", frozen=True, strict=False, allow_inf_nan=False)
     v: Literal[1]
 
 
 class Event(BaseModel):
     """One crossing as published; ``(device_id, epoch, seq)`` identifies it for ever."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(
+        extra="ignore", frozen=True, populate_by_name=True, allow_inf_nan=False
+    )
     device_id: Name
-    epoch: int = Field(ge=0)
-    seq: int = Field(ge=0)
+    epoch: int = Field(ge=0, le=MAX_INT)
+    seq: int = Field(ge=0, le=MAX_INT)
     ts: float = Field(description="event time, seconds since the Unix epoch, UTC")
     line: Name
     direction: Literal["in", "out"]
     cls: Name = Field(alias="class")
-    track_id: int = Field(ge=0)
+    track_id: int = Field(ge=0, le=MAX_INT)
     confidence: float = Field(ge=0, le=1)
 
 
@@ -183,6 +189,9 @@ def parse_topic(text: str) -> Topic:
     if not prefix or len(rest) not in (3, 4) or rest[2] not in KINDS:
         raise WireError(f"topic {text!r}: expected <prefix>/v1/<site>/<device>/<kind>[/<name>]")
     kind = rest[2]
+    bad = [seg for seg in (rest[0], rest[1], *rest[3:]) if not _NAME_RE.match(seg)]
+    if bad:
+        raise WireError(f"topic {text!r}: segment {bad[0]!r} is not a valid name")
     if (kind in KINDS_WITH_NAME) != (len(rest) == 4):
         raise WireError(f"topic {text!r}: kind {kind!r} has the wrong number of segments")
     return Topic(
@@ -208,8 +217,9 @@ def decode(payload: bytes | str) -> Message:
     """
     try:
         raw: Any = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise WireError(f"payload is not JSON: {err}") from None
+    except (UnicodeDecodeError, ValueError, RecursionError) as err:
+        # ValueError covers JSONDecodeError and integers too long to convert.
+        raise WireError(f"payload is not JSON: {str(err)[:200]}") from None
     if not isinstance(raw, dict):
         raise WireError("payload must be a JSON object")
     if raw.get("v") != VERSION:

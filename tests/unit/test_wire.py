@@ -163,3 +163,20 @@ def test_fuzz_mutated_payloads_only_wire_error(kind: str, key: str, value: objec
 def test_fuzz_topics_and_values_only_wire_error(topic: str, value: object) -> None:
     with contextlib.suppress(WireError):  # anything else fails the test
         wire.decode_for_topic(topic, json.dumps(value))
+
+
+@pytest.mark.parametrize(
+    ("payload", "expected"),
+    [
+        (b"[" * 50_000, "not JSON"),
+        (b'{"v": ' + b"1" * 5000 + b"}", "not JSON"),
+    ],
+)
+def test_hostile_json_is_a_wire_error(payload: bytes, expected: str) -> None:
+    with pytest.raises(WireError, match=expected):
+        wire.decode(payload)
+
+
+def test_topic_segments_must_be_names() -> None:
+    with pytest.raises(WireError, match="not a valid name"):
+        wire.parse_topic("edge/v1/site a/dev-1/status")
