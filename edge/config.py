@@ -37,21 +37,38 @@ class ReplaySourceConfig(_Strict):
 
 
 class OpenCVSourceConfig(_Strict):
-    """A USB camera (integer index) or a network stream URL (RTSP/HTTP)."""
+    """A USB camera (integer index or ``/dev/videoN``) or a network stream URL (RTSP/HTTP).
+
+    Reconnects wait ``reconnect_min_s``, doubling up to ``reconnect_max_s``. No new frame,
+    or bit-identical frames, for ``frozen_after_s`` means the stream is dead (reconnect).
+    Start-up fails if no frame arrives within ``open_timeout_s`` (systemd then retries).
+    """
 
     type: Literal["opencv"] = "opencv"
-    url: str
+    url: str = Field(min_length=1)
+    reconnect_min_s: float = Field(0.5, gt=0)
     reconnect_max_s: float = Field(30.0, gt=0)
     frozen_after_s: float = Field(10.0, gt=0)
+    open_timeout_s: float = Field(30.0, gt=0)
+
+    @model_validator(mode="after")
+    def _backoff_ordered(self) -> OpenCVSourceConfig:
+        if self.reconnect_min_s > self.reconnect_max_s:
+            raise ValueError("reconnect_min_s must not exceed reconnect_max_s")
+        return self
 
 
 class PicameraSourceConfig(_Strict):
-    """A Raspberry Pi camera module through picamera2."""
+    """A Raspberry Pi camera module through picamera2 (``main`` stream, RGB888 = BGR bytes).
+
+    ``width``/``height`` are the frame the lines are drawn on (even numbers; the ISP scales
+    the sensor to it). ``fps`` is the sensor rate, not the processed rate.
+    """
 
     type: Literal["picamera"] = "picamera"
-    width: int = Field(1280, gt=0)
-    height: int = Field(720, gt=0)
-    fps: float = Field(15.0, gt=0)
+    width: int = Field(1280, ge=64, le=4608, multiple_of=2)
+    height: int = Field(720, ge=64, le=2592, multiple_of=2)
+    fps: float = Field(15.0, gt=0, le=120)
 
 
 SourceConfig = Annotated[
@@ -174,6 +191,32 @@ class OutboxConfig(_Strict):
     keep_sent_s: float = Field(86_400.0, ge=0)
 
 
+class HealthConfig(_Strict):
+    """Health telemetry of the device service.
+
+    Frame rates are measured over the last ``fps_window_s`` (longer: steadier, slower to show a
+    stall); inference percentiles over the last ``latency_window_frames`` frames. The device
+    reports ``degraded`` when the processed rate is below ``min_processed_fps`` (after
+    ``startup_grace_s``) or the camera is lost.
+    """
+
+    fps_window_s: float = Field(10.0, gt=0)
+    latency_window_frames: int = Field(256, ge=8, le=100_000)
+    startup_grace_s: float = Field(30.0, ge=0)
+
+
+class ServiceConfig(_Strict):
+    """The device service (``edge-counter run``) under systemd.
+
+    On SIGTERM the service waits up to ``drain_timeout_s`` for the broker to acknowledge the
+    outbox (keep it well below the unit's ``TimeoutStopSec``); ``status_interval_s`` is how
+    often the one-line ``systemctl status`` text is refreshed.
+    """
+
+    drain_timeout_s: float = Field(10.0, ge=0)
+    status_interval_s: float = Field(10.0, gt=0)
+
+
 class AppConfig(_Strict):
     """The whole device configuration."""
 
@@ -186,6 +229,8 @@ class AppConfig(_Strict):
     mqtt: MqttConfig | None = None
     outbox: OutboxConfig = OutboxConfig()
     min_processed_fps: float = Field(3.0, ge=0)
+    health: HealthConfig = HealthConfig()
+    service: ServiceConfig = ServiceConfig()
 
     @model_validator(mode="after")
     def _unique_names(self) -> AppConfig:

@@ -1,0 +1,372 @@
+"""Composition root of the device service: build from config, start, supervise, stop.
+
+Threads and the backpressure rule on each edge:
+
+- capture → process. Live camera (``opencv``, ``picamera``): the source's reader thread
+  keeps only the newest frame in a one-frame slot and counts what it overwrites; the camera
+  never waits for us. Recorded file (``replay``): a reader thread fills a queue of
+  ``QUEUE_FRAMES`` and blocks when it is full, so nothing is dropped and runs are repeatable.
+- process → publish: each crossing is committed to the SQLite outbox by the processing thread
+  (``Uplink.record``); the publisher thread drains the outbox. The outbox is the queue, bounded
+  by ``outbox.max_rows``; a broker outage never blocks counting.
+
+Start order: detector, uplink (outbox + MQTT), source, processing thread, then READY=1.
+Stop order is the reverse: the processing thread finishes its frame, the source closes, the
+outbox is flushed for at most ``service.drain_timeout_s`` and ``stopped`` is published.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import queue
+import signal
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+
+from edge.capture import FrameSource
+from edge.capture.live import LiveSource, SourceStats
+from edge.capture.replay import ReplaySource
+from edge.config import (
+    AppConfig,
+    OpenCVSourceConfig,
+    ReplaySourceConfig,
+    SourceConfig,
+    check_lines_inside,
+)
+from edge.errors import ConfigError, EdgeError
+from edge.health import Health, SystemProbe
+from edge.notify import Notifier
+from edge.pipeline import FrameResult, Pipeline
+from edge.publish import MetricValue
+from edge.replay import build_pipeline
+from edge.types import Frame
+from edge.uplink import Uplink
+
+log = logging.getLogger(__name__)
+
+#: Frames a recorded source decodes ahead of the processing thread (replay: blocking).
+QUEUE_FRAMES = 4
+#: How long the processing loop waits for a frame before it looks around (stop, status).
+TICK_S = 0.25
+_WATCHDOG_MIN_S = 1.0
+
+
+def open_source(cfg: SourceConfig, detect_fps: float | None) -> FrameSource:
+    """Open the configured source; picamera2 is imported only when the Pi camera is used.
+
+    Raises:
+        SourceError: the camera, stream or file cannot be opened.
+    """
+    if isinstance(cfg, ReplaySourceConfig):
+        return ReplaySource(cfg.path, detect_fps=detect_fps, realtime=cfg.realtime)
+    if isinstance(cfg, OpenCVSourceConfig):
+        from edge.capture.opencv import OpenCVSource  # noqa: PLC0415 - cv2 only when used
+
+        return OpenCVSource(cfg)
+    from edge.capture.picamera import PicameraSource  # noqa: PLC0415 - only on a Pi
+
+    return PicameraSource(cfg)
+
+
+class EndOfFrames(Exception):
+    """A recorded source has no more frames."""
+
+
+class LiveFeed:
+    """capture → process edge of a live source: its newest-frame slot, optionally thinned.
+
+    ``detect_fps`` keeps at most that many frames per second of source time; the rest are
+    counted as dropped (it saves CPU and heat when the scene does not need more).
+    """
+
+    def __init__(self, source: LiveSource, detect_fps: float | None) -> None:
+        self.source = source
+        self._period_s = 1.0 / detect_fps if detect_fps else 0.0
+        self._next_due_s = float("-inf")
+        self._skipped = 0
+
+    def next(self, timeout_s: float) -> Frame | None:
+        """The newest frame, or None if none is due within ``timeout_s``."""
+        frame = self.source.read(timeout_s)
+        if frame is None or not self._period_s:
+            return frame
+        if frame.ts_s + 1e-3 < self._next_due_s:
+            self._skipped += 1
+            return None
+        self._next_due_s = max(self._next_due_s + self._period_s, frame.ts_s)
+        return frame
+
+    def stats(self) -> SourceStats:
+        """The source's counters, with frames thinned out by ``detect_fps`` as dropped."""
+        s = self.source.stats()
+        return dataclasses.replace(s, dropped=s.dropped + self._skipped)
+
+
+class RecordedFeed:
+    """capture → process edge of a recorded source: reader thread + blocking bounded queue."""
+
+    _END = object()
+
+    def __init__(self, source: FrameSource) -> None:
+        self.source = source
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=QUEUE_FRAMES)
+        self._stop = threading.Event()
+        self._read = 0
+        self._thread = threading.Thread(target=self._run, name="capture", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        item: object = self._END
+        try:
+            for frame in self.source.frames():
+                self._read += 1
+                while not self._stop.is_set():
+                    try:
+                        self._queue.put(frame, timeout=TICK_S)
+                        break
+                    except queue.Full:
+                        continue
+                if self._stop.is_set():
+                    return
+        except Exception as err:  # handed to the processing thread, which raises it
+            item = err
+        self._queue.put(item)
+
+    def next(self, timeout_s: float) -> Frame | None:
+        """The next frame, None if none within ``timeout_s``.
+
+        Raises:
+            EndOfFrames: the file is finished. Exception: whatever the reader raised.
+        """
+        try:
+            item = self._queue.get(timeout=timeout_s)
+        except queue.Empty:
+            return None
+        if item is self._END:
+            raise EndOfFrames
+        if isinstance(item, BaseException):
+            raise item
+        assert isinstance(item, Frame)
+        return item
+
+    def stats(self) -> SourceStats:
+        """Frames read from the file and skipped by ``detect_fps``; never lost."""
+        return SourceStats(self._read + self.source.dropped, self.source.dropped, 0, False)
+
+    def stop(self) -> None:
+        """Unblock and end the reader thread."""
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
+Feed = LiveFeed | RecordedFeed
+
+
+@dataclasses.dataclass(frozen=True)
+class Stages:
+    """What the processing loop drives: the feed in, the pipeline, the outputs."""
+
+    feed: Feed
+    pipeline: Pipeline
+    record: Callable[[FrameResult], None]
+    health: Health
+    notifier: Notifier
+
+
+class Processor:
+    """The processing thread: detect → track → count → journal, one frame at a time.
+
+    It is also the only sender of ``WATCHDOG=1``: after each processed frame, and while the
+    source reports the camera lost (the reconnect is being handled; the loop itself is alive).
+    A hung stage or a silent camera therefore stops the pings and systemd restarts the service.
+
+    Args:
+        stages: feed, pipeline, journal, health, notifier.
+        status_interval_s: how often the ``STATUS=`` line and the state are refreshed.
+    """
+
+    def __init__(self, stages: Stages, status_interval_s: float) -> None:
+        self.stages = stages
+        self.status_interval_s = status_interval_s
+        self.stopping = threading.Event()
+        self.finished = threading.Event()
+        self.error: BaseException | None = None
+        self._pinged_at = float("-inf")
+        self._status_at = time.monotonic()
+        self._state = "ok"
+        self._thread = threading.Thread(target=self._run, name="process", daemon=True)
+
+    def start(self) -> None:
+        """Start the thread."""
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Let the current frame finish, then end the thread (waits up to ``timeout_s``)."""
+        self.stopping.set()
+        self._thread.join(timeout_s)
+        if self._thread.is_alive():
+            log.error("processing thread did not finish its frame within %g s", timeout_s)
+
+    def _run(self) -> None:
+        try:
+            while not self.stopping.is_set():
+                self._step()
+                self._report()
+        except EndOfFrames:
+            log.info("the recorded source is finished")
+        except Exception as err:
+            log.exception("processing thread failed")
+            self.error = err
+        finally:
+            self.finished.set()
+
+    def _step(self) -> None:
+        s = self.stages
+        frame = s.feed.next(TICK_S)
+        if frame is None:
+            stats = s.feed.stats()
+            s.health.on_idle(stats)
+            if stats.lost:
+                self._ping()
+            return
+        result = s.pipeline.process(frame)
+        s.record(result)
+        s.health.on_frame(result, s.feed.stats())
+        self._ping()
+
+    def _ping(self) -> None:
+        now = time.monotonic()
+        if now - self._pinged_at >= _WATCHDOG_MIN_S:
+            self._pinged_at = now
+            self.stages.notifier.watchdog()
+
+    def _report(self) -> None:
+        now = time.monotonic()
+        if now - self._status_at < self.status_interval_s:
+            return
+        self._status_at = now
+        health = self.stages.health
+        state, reasons = health.state()
+        if state != self._state:
+            log.warning("device state %s -> %s %s", self._state, state, reasons)
+            self._state = state
+        self.stages.notifier.status(health.status_line())
+
+
+class App:
+    """The device service: one camera, one pipeline, one outbox, one broker connection.
+
+    Args:
+        cfg: the whole config; ``source`` and ``mqtt`` are required.
+        models_dir: where the detector's manifest and weights are.
+        notifier: sd_notify sender (default: from ``$NOTIFY_SOCKET``).
+    """
+
+    def __init__(self, cfg: AppConfig, models_dir: Path, notifier: Notifier | None = None):
+        self.cfg = cfg
+        self.models_dir = models_dir
+        self.notifier = notifier if notifier is not None else Notifier.from_env()
+        self.stop_requested = threading.Event()
+        self.source: FrameSource | None = None
+        self.feed: Feed | None = None
+        self.uplink: Uplink | None = None
+        self.processor: Processor | None = None
+        self.remaining: int | None = None
+
+    def request_stop(self) -> None:
+        """Ask ``run`` to stop (thread- and signal-safe)."""
+        self.stop_requested.set()
+
+    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        log.info("%s received: stopping", signal.Signals(signum).name)
+        self.stop_requested.set()
+
+    def start(self) -> None:
+        """Build and start everything, in dependency order; READY=1 at the end.
+
+        Raises:
+            ConfigError, ModelError, SourceError, OutboxError: start-up failed (fail fast).
+        """
+        cfg = self.cfg
+        if cfg.source is None:
+            raise ConfigError("source: no camera or video configured (add a [source] section)")
+        pipeline = build_pipeline(cfg, self.models_dir)
+        self.source = source = open_source(cfg.source, cfg.detector.detect_fps)
+        check_lines_inside(cfg.lines, *source.size_wh)
+        live = isinstance(source, LiveSource)
+        offset_s = source.utc_offset_s() if isinstance(source, LiveSource) else time.time()
+        self.uplink = uplink = Uplink(cfg, pipeline.detector.name, utc_offset_s=offset_s)
+        health = Health(cfg.health, cfg.min_processed_fps, SystemProbe(cfg.device.state_dir))
+        self._attach_metrics(uplink, health)
+        uplink.start()
+        self.feed = (
+            LiveFeed(source, cfg.detector.detect_fps)
+            if isinstance(source, LiveSource)
+            else RecordedFeed(source)
+        )
+        stages = Stages(self.feed, pipeline, uplink.record, health, self.notifier)
+        self.processor = Processor(stages, cfg.service.status_interval_s)
+        self.processor.start()
+        w, h = source.size_wh
+        self.notifier.ready(f"counting: {cfg.source.type} {w}x{h}, model {pipeline.detector.name}")
+        log.info("started: %s source %dx%d (live: %s)", cfg.source.type, w, h, live)
+
+    @staticmethod
+    def _attach_metrics(uplink: Uplink, health: Health) -> None:
+        def metrics() -> dict[str, MetricValue]:
+            return {**health.metrics(), "crossings_journaled": uplink.journaled}
+
+        drainer = uplink.publisher.drainer
+        drainer.info = dataclasses.replace(drainer.info, metrics=metrics)
+
+    def stop(self) -> None:
+        """Stop in reverse order: finish the frame, close the source, flush the outbox."""
+        self.notifier.stopping()
+        self.notifier.status("stopping: finishing the frame, flushing the outbox")
+        if self.processor is not None:
+            self.processor.stop()
+        if isinstance(self.feed, RecordedFeed):
+            self.feed.stop()
+        if self.source is not None:
+            self.source.close()
+        if self.uplink is not None:
+            self.remaining = self.uplink.finish(self.cfg.service.drain_timeout_s)
+            self.notifier.status(f"stopped: {self.remaining} crossings kept in the outbox")
+
+    def run(self) -> int:
+        """Start, wait for a signal (or the end of a recording), stop; the exit code.
+
+        SIGTERM and SIGINT are handled (main thread only); the previous handlers come back.
+
+        Raises:
+            EdgeError: start-up failed, or the camera failed while running.
+        """
+        previous = self._install_signals()
+        try:
+            self.start()
+            assert self.processor is not None
+            while not self.stop_requested.wait(TICK_S):
+                if self.processor.finished.is_set():
+                    break
+        finally:
+            self.stop()
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+        return self._exit_code()
+
+    def _install_signals(self) -> dict[int, signal.Handlers | Callable[..., object] | int | None]:
+        if threading.current_thread() is not threading.main_thread():
+            return {}
+        return {s: signal.signal(s, self._on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+
+    def _exit_code(self) -> int:
+        error = self.processor.error if self.processor is not None else None
+        if error is None:
+            return 0
+        if isinstance(error, EdgeError):
+            raise error
+        return 1

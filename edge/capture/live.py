@@ -1,0 +1,104 @@
+"""Capture stage, live half: the newest-frame slot and the statistics every live source reports.
+
+Backpressure rule (live): a camera does not wait for us, so the reader thread never blocks on
+the consumer. It overwrites the one-frame slot; a frame overwritten before it was taken is
+counted in ``dropped``. The consumer always gets the most recent image, never a backlog.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from edge.errors import SourceError
+from edge.types import Frame
+
+
+@dataclass(frozen=True)
+class SourceStats:
+    """Counters of a live source since it was opened.
+
+    Attributes:
+        captured: frames read from the camera (kept or dropped).
+        dropped: frames overwritten before the pipeline took them.
+        reconnects: times the camera or stream was reopened after a failure.
+        lost: True while the camera is not delivering frames (reconnecting).
+    """
+
+    captured: int
+    dropped: int
+    reconnects: int
+    lost: bool
+
+
+@runtime_checkable
+class LiveSource(Protocol):
+    """A ``FrameSource`` with its own reader thread; the pipeline polls it with a timeout."""
+
+    def read(self, timeout_s: float) -> Frame | None:
+        """The newest frame not yet taken, or None if none arrived within ``timeout_s``."""
+        ...
+
+    def stats(self) -> SourceStats:
+        """Counters since the source was opened (thread-safe)."""
+        ...
+
+    def utc_offset_s(self) -> float:
+        """Seconds to add to a frame's ``ts_s`` to get UTC, sampled when the source opened."""
+        ...
+
+
+class NewestFrame:
+    """A one-frame slot: ``put`` never blocks and replaces an untaken frame (counted)."""
+
+    def __init__(self) -> None:
+        """Create an empty, open slot."""
+        self._cond = threading.Condition()
+        self._frame: Frame | None = None
+        self._error: BaseException | None = None
+        self._closed = False
+        self.dropped = 0
+        self.captured = 0
+
+    def put(self, frame: Frame) -> None:
+        """Offer a frame; an untaken older one is dropped and counted."""
+        with self._cond:
+            self.captured += 1
+            if self._frame is not None:
+                self.dropped += 1
+            self._frame = frame
+            self._cond.notify()
+
+    def fail(self, error: BaseException) -> None:
+        """Make the next ``get`` raise ``error`` (the reader thread died)."""
+        with self._cond:
+            self._error = error
+            self._cond.notify_all()
+
+    def close(self) -> None:
+        """Wake every waiter; ``get`` returns None from now on."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+    @property
+    def closed(self) -> bool:
+        """True once ``close`` was called."""
+        return self._closed
+
+    def get(self, timeout_s: float) -> Frame | None:
+        """Take the newest frame, waiting up to ``timeout_s``.
+
+        Raises:
+            SourceError: the reader thread failed (chained to its exception).
+        """
+        with self._cond:
+            self._cond.wait_for(
+                lambda: self._frame is not None or self._error is not None or self._closed,
+                timeout_s,
+            )
+            if self._error is not None:
+                raise SourceError(f"camera reader failed: {self._error}") from self._error
+            frame, self._frame = self._frame, None
+            return frame
