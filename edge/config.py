@@ -154,13 +154,31 @@ class LineConfig(_Strict):
 
 
 class ZoneConfig(_Strict):
-    """A polygon (frame pixels) whose occupancy and dwell times are reported."""
+    """A polygon (frame pixels) whose occupancy, dwell times, queue and wait are reported.
+
+    ``direction`` labels the traffic direction the zone serves (free text such as
+    ``inbound``; shown by the collector). ``exit_line`` names the line whose crossings (in
+    ``exit_direction``, either if None) are departures from the queue: they give the exit
+    rate and, for tracks seen entering the zone, the measured wait; without it a vehicle
+    leaving the zone is a departure. A vehicle is queued when its anchor moved slower than
+    ``stationary_px_s`` over the last ``speed_window_s`` (longer: box jitter matters less, a
+    stop is noticed later). ``wait_window_s`` is the sliding window of the exit rate and the
+    measured waits. ``capacity`` is how many queued vehicles fill the view: at or above it the
+    queue probably continues out of view and Little's law is preferred. Snapshots are
+    reported every ``report_interval_s``.
+    """
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     polygon: tuple[Point, ...] = Field(min_length=3)
-    direction: str | None = None
+    direction: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     exit_line: str | None = None
+    exit_direction: Literal["in", "out"] | None = None
+    anchor: Literal["bottom_center", "center", "top_center"] = "bottom_center"
     stationary_px_s: float = Field(15.0, gt=0)
+    speed_window_s: float = Field(2.0, gt=0, le=60)
+    wait_window_s: float = Field(300.0, gt=0, le=86_400)
+    capacity: int | None = Field(None, ge=1)
+    report_interval_s: float = Field(5.0, gt=0, le=3600)
 
 
 class MqttConfig(_Strict):
@@ -238,6 +256,12 @@ class AppConfig(_Strict):
         dupes = {n for n in names if names.count(n) > 1}
         if dupes:
             raise ValueError(f"line names must be unique, repeated: {sorted(dupes)}")
+        zones = [z.name for z in self.zones]
+        if len(set(zones)) != len(zones):
+            raise ValueError(f"zone names must be unique: {zones}")
+        unknown = [z.exit_line for z in self.zones if z.exit_line and z.exit_line not in names]
+        if unknown:
+            raise ValueError(f"zones: exit_line {unknown[0]!r} is not a configured line")
         return self
 
 
@@ -320,6 +344,27 @@ def mirror_dir() -> Path | None:
     """The asset mirror named by ``$EDGE_COUNTER_MIRROR``, if any."""
     env = os.environ.get("EDGE_COUNTER_MIRROR")
     return Path(env) if env else None
+
+
+def parse_zone_option(text: str) -> ZoneConfig:
+    """Parse ``NAME:X1,Y1,X2,Y2,X3,Y3,...`` (a polygon of at least 3 points) from the command line.
+
+    Raises:
+        ConfigError: naming the option value and what is wrong with it.
+    """
+    name, sep, coords = text.partition(":")
+    parts = coords.split(",")
+    if not sep or len(parts) < 6 or len(parts) % 2:
+        raise ConfigError(f"--zone {text!r}: expected NAME:X1,Y1,X2,Y2,X3,Y3[,...]")
+    try:
+        values = [float(p) for p in parts]
+    except ValueError:
+        raise ConfigError(f"--zone {text!r}: coordinates must be numbers") from None
+    polygon = tuple(zip(values[0::2], values[1::2], strict=True))
+    try:
+        return ZoneConfig(name=name, polygon=polygon)
+    except ValidationError as err:
+        raise ConfigError(format_validation_error(err, f"--zone {text!r}")) from None
 
 
 def parse_line_option(text: str) -> LineConfig:

@@ -7,7 +7,7 @@ Topic layout (``docs/mqtt.md`` has examples)::
     <prefix>/v1/<site>/<device>/counts/<line>   QoS 1, closed interval totals aligned to UTC
     <prefix>/v1/<site>/<device>/state           retained, cumulative totals per line
     <prefix>/v1/<site>/<device>/telemetry       QoS 0 with message expiry
-    <prefix>/v1/<site>/<device>/zones/<zone>    QoS 1, queue occupancy and wait estimates
+    <prefix>/v1/<site>/<device>/zones/<zone>    QoS 1, periodic queue occupancy and wait snapshot
 
 Every payload is a JSON object with ``"v": 1`` and ``"type"``; decoding checks both, the
 topic, and every field, and raises ``WireError`` naming what is wrong.
@@ -20,7 +20,14 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
 
 from edge.errors import WireError
 
@@ -123,17 +130,39 @@ class TelemetryMsg(_Msg):
 
 
 class ZoneMsg(_Msg):
-    """Queue figures of one zone: occupancy and wait estimates with their method."""
+    """Queue figures of one zone at ``ts``: occupancy and the wait estimate with its method.
+
+    A periodic snapshot (``ZoneConfig.report_interval_s``), a measurement: QoS 1, never
+    retained, not journaled. ``wait_method`` says where ``wait_s`` comes from: ``measured``
+    (median entry-to-exit time of vehicles that left in the last ``window_s``),
+    ``littles_law`` (``queue_length`` ÷ exit rate over ``window_s``; 0 for an empty queue) or
+    ``none`` (no estimate: stalled exit or too little history; ``wait_s`` is absent and
+    ``wait_lower_bound_s`` is the longest time a vehicle now queued has been in the zone).
+    """
 
     type: Literal["zones"]
     device_id: Name
     zone: Name
-    ts: float
-    occupancy: dict[Name, Annotated[int, Field(ge=0)]]
-    queue_length: int = Field(ge=0)
-    wait_s: float | None = None
+    ts: float = Field(description="snapshot time, seconds since the Unix epoch, UTC")
+    occupancy: dict[Name, Annotated[int, Field(ge=0, le=MAX_INT)]]
+    queue_length: int = Field(ge=0, le=MAX_INT)
+    wait_s: float | None = Field(None, ge=0)
     wait_method: Literal["measured", "littles_law", "none"] = "none"
-    window_s: float | None = None
+    window_s: float | None = Field(None, gt=0)
+    #: optional fields (all within v1): direction label, both estimators, the exit rate.
+    direction: Name | None = None
+    wait_measured_s: float | None = Field(None, ge=0)
+    wait_littles_s: float | None = Field(None, ge=0)
+    wait_lower_bound_s: float | None = Field(None, ge=0)
+    exit_rate_per_min: float | None = Field(None, ge=0)
+    departures: int | None = Field(None, ge=0, le=MAX_INT)
+    interval_s: float | None = Field(None, gt=0)
+
+    @model_validator(mode="after")
+    def _method_agrees(self) -> ZoneMsg:
+        if (self.wait_method == "none") != (self.wait_s is None):
+            raise ValueError("wait_s must be absent exactly when wait_method is 'none'")
+        return self
 
 
 Message = Annotated[

@@ -18,9 +18,12 @@ from edge.config import (
     load_config,
     parse_config,
     parse_line_option,
+    parse_zone_option,
 )
+from edge.count.zone_report import ZoneSnapshot
 from edge.errors import ConfigError
 from edge.pipeline import FrameResult
+from edge.publish.zones import zone_message
 from edge.replay import ReplayResult, replay
 from edge.uplink import Uplink
 
@@ -35,6 +38,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=[],
         metavar="NAME:AX,AY,BX,BY",
         help="counting line in frame pixels; in = left side of A->B to its right side",
+    )
+    p.add_argument(
+        "--zone",
+        action="append",
+        default=[],
+        metavar="NAME:X1,Y1,X2,Y2,X3,Y3,...",
+        help="queue zone (polygon in frame pixels): occupancy, dwell, queue and wait in the JSON",
     )
     p.add_argument("--model", help="model name in the models dir, or a manifest/.onnx path")
     p.add_argument("--models-dir", type=Path, default=None, help="default: ./models")
@@ -95,6 +105,8 @@ def effective_config(args: argparse.Namespace) -> AppConfig:
     data["detector"] = _detector_overrides(args, base.detector)
     if args.line:
         data["lines"] = [parse_line_option(t).model_dump() for t in args.line]
+    if args.zone:
+        data["zones"] = [parse_zone_option(t).model_dump() for t in args.zone]
     _device_overrides(args, data)
     cfg = parse_config(data, str(args.config or "command line"))
     if not cfg.lines:
@@ -149,13 +161,15 @@ class Outputs:
         self.progress = Progress(total, enabled=not args.no_progress and total > 250)
         self.annotator: Annotator | None = None
         self.uplink: Uplink | None = None
+        self.utc_offset_s = 0.0
         if args.annotate:
             out_fps = cfg.detector.detect_fps or fps or 25.0
             self.annotator = Annotator(args.annotate, size_wh, out_fps, cfg.lines)
         if cfg.mqtt is not None:
             # The clip's timeline ends now: event times are in the past, intervals closed.
             duration_s = total / fps if fps > 0 else 0.0
-            self.uplink = Uplink(cfg, cfg.detector.model, time.time() - duration_s)
+            self.utc_offset_s = time.time() - duration_s
+            self.uplink = Uplink(cfg, cfg.detector.model, self.utc_offset_s)
             self.uplink.start()
 
     def __call__(self, result: FrameResult) -> None:
@@ -164,6 +178,12 @@ class Outputs:
         self.progress(result)
         if self.annotator is not None:
             self.annotator.write(result)
+
+    def zone(self, snap: ZoneSnapshot) -> None:
+        """Hand a zone snapshot to the publisher (newest per zone; not journaled)."""
+        if self.uplink is not None:
+            msg = zone_message(snap, self.uplink.outbox.device_id, self.utc_offset_s)
+            self.uplink.publisher.drainer.zones.offer(msg)
 
     def close(self, drain_timeout_s: float) -> int | None:
         """Finish every output; returns the crossings left unpublished (None: no uplink)."""
@@ -178,7 +198,9 @@ def run(args: argparse.Namespace) -> int:
     cfg = effective_config(args)
     outputs = Outputs(args, cfg)
     try:
-        result = replay(args.video, cfg, args.models_dir or default_models_dir(), outputs)
+        result = replay(
+            args.video, cfg, args.models_dir or default_models_dir(), outputs, outputs.zone
+        )
     finally:
         remaining = outputs.close(args.drain_timeout)
     out = result.to_json()

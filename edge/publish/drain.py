@@ -22,6 +22,7 @@ from edge import wire
 from edge.outbox import Outbox
 from edge.outbox_tallies import IntervalCounts
 from edge.publish import MetricValue, StatusInfo
+from edge.publish.zones import LatestZones
 from edge.types import CountRecord
 
 log = logging.getLogger(__name__)
@@ -125,6 +126,8 @@ class Drainer:
         self._flights: dict[int, _Flight] = {}
         self._clock = _Clock()
         self._ratelog = RateLimitedLog()
+        #: zone snapshots waiting to be sent (newest per zone; see ``publish/zones.py``).
+        self.zones = LatestZones()
 
     def topic(self, kind: str, name: str | None = None) -> str:
         """Topic of this device for ``kind`` (and line name)."""
@@ -142,8 +145,10 @@ class Drainer:
             if self.connected.is_set():
                 self._send_events()
                 self._send_periodic()
+                self._send_zones()
         if self.connected.is_set():
             self._send_state()  # the retained totals include the last crossings
+            self._send_zones()
         deadline = time.monotonic() + grace_s
         while self._flights and self.connected.is_set() and time.monotonic() < deadline:
             self._handle_signals(_POLL_S)
@@ -249,6 +254,14 @@ class Drainer:
         if now - c.prune_mono >= _PRUNE_EVERY_S:
             c.prune_mono = now
             self.outbox.prune()
+
+    def _send_zones(self) -> None:
+        """Zone snapshots: QoS 1, not retained, not tracked (a lost one is superseded), with
+        a message expiry of a minute (MQTT 5) so a stale snapshot is not delivered late."""
+        for msg in self.zones.take():
+            payload = wire.encode(msg)
+            if self.transport.send(self.topic("zones", msg.zone), payload, 1, False, 60) < 0:
+                self._ratelog(logging.WARNING, "zones", "MQTT client refused a zone snapshot")
 
     def _send_state(self) -> None:
         totals = self.outbox.totals()
