@@ -18,6 +18,7 @@ from edge.capture import FrameSource
 from edge.count.line_counter import LineCounter
 from edge.detect import Detector
 from edge.track import Tracker
+from edge.track.flow import BoxFlow
 from edge.types import Crossing, Detections, Frame, Tracks
 
 log = logging.getLogger(__name__)
@@ -53,19 +54,25 @@ class Pipeline:
         detector: turns frames into detections.
         tracker: associates detections over time.
         counter: turns tracks into line crossings.
+
+    When the tracker ``uses_motion``, the pipeline measures optical flow on every processed
+    frame (``BoxFlow``, counted in ``track_ms``) and hands it to the tracker.
     """
 
     def __init__(self, detector: Detector, tracker: Tracker, counter: LineCounter):
         self.detector = detector
         self.tracker = tracker
         self.counter = counter
+        self.flow = BoxFlow() if tracker.uses_motion else None
 
     def process(self, frame: Frame) -> FrameResult:
         """Run one frame through detect, track and count."""
         t0 = time.perf_counter()
         detections = self.detector.detect(frame)
         t1 = time.perf_counter()
-        tracks = self.tracker.update(detections, frame.ts_s)
+        if self.flow is not None:
+            self.flow.update(frame.image)
+        tracks = self.tracker.update(detections, frame.ts_s, self.flow)
         t2 = time.perf_counter()
         crossings = tuple(self.counter.update(tracks))
         t3 = time.perf_counter()

@@ -26,6 +26,10 @@ from edge.types import CLASS_NAMES, PERSON, RIDEABLE, Crossing, Direction, Track
 #: Classes a tracker id may drift between without being another object: counted by vote.
 _GROUP = np.array([0, 1, 2, 1, 2, 2])  # person | two-wheelers | four-wheelers, by class id
 _MAX_STATES = 4096
+#: A counted track re-arms once its anchor is this fraction of its box size (sqrt(w·h)) away
+#: from the line, if that is more than ``hysteresis_px``: box jitter grows with the box, so a
+#: large person dithering on the line counts once whatever the camera's scale.
+_REARM_SIZE_FRAC = 0.2
 _RIDER_MIN_FRAMES = 2
 _RIDER_MIN_SHARE = 0.5
 
@@ -175,7 +179,7 @@ class LineCounter:
                     crossing = self._emit(ln, direction, tid, st, ts)
                     if crossing is not None:
                         found.append(crossing)
-            if abs(dist) >= ln.hysteresis_px:
+            if abs(dist) >= max(ln.hysteresis_px, _REARM_SIZE_FRAC * st.size):
                 st.armed[k] = True
             if side != 0:
                 st.side[k] = side

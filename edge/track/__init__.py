@@ -4,12 +4,38 @@ from __future__ import annotations
 
 from typing import Protocol
 
+import numpy as np
+import numpy.typing as npt
+
 from edge.types import Detections, Tracks
+
+
+class Motion(Protocol):
+    """Image motion from the previous processed frame to the current one (``flow.BoxFlow``)."""
+
+    def displace(
+        self, xyxy: npt.NDArray[np.floating]
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
+        """Boxes of the previous frame moved into the current one, and which moves are reliable."""
+        ...
+
+    def describe(self, xyxy: npt.NDArray[np.floating]) -> npt.NDArray[np.float32]:
+        """N×D appearance descriptors of boxes in the current frame."""
+        ...
 
 
 class Tracker(Protocol):
     """Associates detections over time; every threshold is in seconds, not frames."""
 
-    def update(self, detections: Detections, ts_s: float) -> Tracks: ...
+    @property
+    def uses_motion(self) -> bool:
+        """Whether ``update`` wants a ``motion`` (the pipeline then measures optical flow)."""
+        ...
 
-    def reset(self) -> None: ...
+    def update(self, detections: Detections, ts_s: float, motion: Motion | None = None) -> Tracks:
+        """Associate one frame of detections; ``motion`` is optional image motion."""
+        ...
+
+    def reset(self) -> None:
+        """Drop every track."""
+        ...

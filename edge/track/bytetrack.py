@@ -24,6 +24,8 @@ from scipy.optimize import linear_sum_assignment
 
 from edge.config import TrackerConfig
 from edge.geometry import F64, box_area, iou_matrix
+from edge.track import Motion
+from edge.track.flow import BoolArray, appearance_distance
 from edge.track.kalman import BoxKalman, predict_many
 from edge.types import CLASS_NAMES, Detections, Tracks
 
@@ -37,7 +39,18 @@ _INFEASIBLE = 1e6
 #: Same-group boxes overlapping this much are one object reported twice (per-class NMS).
 _DUPLICATE_IOU = 0.75
 #: Neighbours within this many box sizes lend a new track their velocity.
-_PRIOR_RADIUS = 6.0
+_PRIOR_RADIUS = 3.0
+#: The prior holds when neighbours of this share of the weight move within ``_PRIOR_AGREE``
+#: times the median speed (or one box size per second) of the median velocity: a robust vote,
+#: so one neighbour on a wrong track does not veto it, while crossing flows do.
+_PRIOR_AGREE = 0.5
+_PRIOR_SHARE = 0.6
+#: Appearance: pairs farther apart than the gate never match; the distance adds to the cost
+#: with this weight (``flow.appearance_distance``: 0 same look, about 0.5 unrelated).
+_LOOK_GATE = 0.6
+_LOOK_WEIGHT = 1.0
+#: Standard deviation of an optical-flow position, as a fraction of the box size.
+_FLOW_POS = 0.08
 
 
 @dataclass(slots=True)
@@ -49,9 +62,11 @@ class _Track:
     first_ts: float
     last_ts: float  # time of the last matched detection
     pred_ts: float  # time the filter was last advanced to
+    seen_ts: float  # time the box was last placed by the image (a detection or optical flow)
     hits: int = 1
     confirmed: bool = False
     class_score: F64 = field(default_factory=lambda: np.zeros(len(CLASS_NAMES)))
+    look: npt.NDArray[np.float32] | None = None  # appearance at the last detection
 
     @property
     def group(self) -> int:
@@ -79,6 +94,7 @@ class ByteTracker:
         self._tracks: list[_Track] = []
         self._next_id = 1
         self._prev_ts = -np.inf
+        self._looks: npt.NDArray[np.float32] | None = None  # this frame's detections
 
     def __len__(self) -> int:
         """Live tracks (tentative, active and lost): telemetry, bounded by ``max_tracks``."""
@@ -89,23 +105,35 @@ class ByteTracker:
         self._tracks.clear()
         self._prev_ts = -np.inf
 
-    def update(self, detections: Detections, ts_s: float) -> Tracks:
+    @property
+    def uses_motion(self) -> bool:
+        """Whether ``update`` wants image motion (``TrackerConfig.optical_flow``)."""
+        return self._cfg.optical_flow
+
+    def update(self, detections: Detections, ts_s: float, motion: Motion | None = None) -> Tracks:
         """Associate one frame of detections and return the confirmed tracks seen in it.
 
         Args:
             detections: the frame's detections, frame pixels.
             ts_s: source time of the frame in seconds; differences drive the motion model.
+            motion: image motion since the previous call's frame; tracks whose box was placed
+                by the image in that frame are moved by it before association.
 
         Returns:
             Confirmed tracks matched in this frame, with the matched detection's box, score and
             class.
         """
+        moved = self._measure_motion(motion, ts_s)
         predict_many(
             [t.kf for t in self._tracks], np.array([ts_s - t.pred_ts for t in self._tracks])
         )
         for t in self._tracks:
             t.pred_ts = max(t.pred_ts, ts_s)
+        for t, center in moved:
+            t.kf.update_center(center, _FLOW_POS)
+            t.seen_ts = ts_s
         dets = _dedupe(detections.select(detections.confidence >= self._cfg.low_score))
+        self._looks = None if motion is None else motion.describe(dets.xyxy)
         high = np.flatnonzero(dets.confidence >= self._cfg.high_score)
         low = np.flatnonzero(dets.confidence < self._cfg.high_score)
         confirmed = [i for i, t in enumerate(self._tracks) if t.confirmed]
@@ -115,17 +143,32 @@ class ByteTracker:
         tentative = [i for i, t in enumerate(self._tracks) if not t.confirmed]
         m3 = self._associate(tentative, np.array(m1.free_dets, np.int64), dets)
         reported = self._apply(m1.pairs + m2.pairs + m3.pairs, dets, ts_s)
-        self._spawn(m3.free_dets, dets, ts_s)
+        reported += self._spawn(m3.free_dets, dets, ts_s)
         self._evict(ts_s)
         self._prev_ts = ts_s
         return _to_tracks(reported, dets, ts_s)
+
+    def _measure_motion(self, motion: Motion | None, ts_s: float) -> list[tuple[_Track, F64]]:
+        """Where the image moved the boxes of tracks placed in the previous frame.
+
+        Each track's filter is still at the previous frame's time, so its box is the one to move.
+        Returns (track, centre now) for the reliable moves.
+        """
+        if motion is None or ts_s <= self._prev_ts:
+            return []
+        live = [t for t in self._tracks if t.seen_ts >= self._prev_ts]
+        if not live:
+            return []
+        boxes, ok = motion.displace(np.stack([t.kf.box for t in live]))
+        centers = (boxes[:, :2] + boxes[:, 2:]) / 2
+        return [(t, centers[i]) for i, t in enumerate(live) if ok[i]]
 
     def _associate(
         self, track_idx: list[int], det_idx: npt.NDArray[np.int64], dets: Detections
     ) -> _Match:
         if not track_idx or len(det_idx) == 0:
             return _Match([], list(track_idx), [int(d) for d in det_idx])
-        cost, valid = self._cost([self._tracks[i] for i in track_idx], dets.select(det_idx))
+        cost, valid = self._cost([self._tracks[i] for i in track_idx], dets, det_idx)
         rows, cols = linear_sum_assignment(np.where(valid, cost, _INFEASIBLE))
         pairs = [
             (track_idx[r], int(det_idx[c])) for r, c in zip(rows, cols, strict=True) if valid[r, c]
@@ -137,8 +180,11 @@ class ByteTracker:
             [int(d) for d in det_idx if int(d) not in used_d],
         )
 
-    def _cost(self, tracks: list[_Track], dets: Detections) -> tuple[F64, npt.NDArray[np.bool_]]:
-        """Association cost and feasibility, both T×D."""
+    def _cost(
+        self, tracks: list[_Track], all_dets: Detections, det_idx: npt.NDArray[np.int64]
+    ) -> tuple[F64, BoolArray]:
+        """Association cost and feasibility of tracks with ``all_dets[det_idx]``, both T×D."""
+        dets = all_dets.select(det_idx)
         pred = np.stack([t.kf.box for t in tracks])
         iou = iou_matrix(pred, dets.xyxy)
         det_c = (dets.xyxy[:, :2] + dets.xyxy[:, 2:]).astype(np.float64) / 2
@@ -154,7 +200,21 @@ class ByteTracker:
         same = np.array([t.group for t in tracks])[:, None] == _GROUP[dets.class_id][None, :]
         valid = same & ((iou >= self._cfg.match_iou) | ((m2 <= _GATE_CHI2) & size_ok))
         cost = (1 - iou) + np.minimum(m2 / _GATE_CHI2, 1.0)
+        self._add_looks(tracks, det_idx, cost, valid)
         return cost, valid
+
+    def _add_looks(
+        self, tracks: list[_Track], det_idx: npt.NDArray[np.int64], cost: F64, valid: BoolArray
+    ) -> None:
+        """Add the appearance term to ``cost`` and gate ``valid`` in place (images seen)."""
+        if self._looks is None or len(self._looks) == 0:
+            return
+        have = [i for i, t in enumerate(tracks) if t.look is not None]
+        if have:
+            track_looks = np.stack([look for i in have if (look := tracks[i].look) is not None])
+            d = appearance_distance(track_looks, self._looks[det_idx])
+            valid[have] &= d <= _LOOK_GATE
+            cost[have] += _LOOK_WEIGHT * d
 
     def _apply(
         self, pairs: list[tuple[int, int]], dets: Detections, ts_s: float
@@ -164,26 +224,34 @@ class ByteTracker:
         for ti, di in pairs:
             t = self._tracks[ti]
             t.kf.update(dets.xyxy[di].astype(np.float64))
-            t.last_ts, t.hits = ts_s, t.hits + 1
+            t.last_ts, t.seen_ts, t.hits = ts_s, ts_s, t.hits + 1
             t.class_score[int(dets.class_id[di])] += float(dets.confidence[di])
-            if not t.confirmed and t.hits >= 2 and ts_s - t.first_ts >= self._cfg.min_confirm_s:
+            t.look = None if self._looks is None else self._looks[di]
+            if not t.confirmed and ts_s - t.first_ts >= self._cfg.min_confirm_s:
                 t.confirmed = True
             if t.confirmed:
                 reported.append((t.track_id, di))
         return reported
 
-    def _spawn(self, free_dets: list[int], dets: Detections, ts_s: float) -> None:
+    def _spawn(self, free_dets: list[int], dets: Detections, ts_s: float) -> list[tuple[int, int]]:
+        """Start tracks on unmatched confident detections; return those confirmed at once."""
         cfg = self._cfg
         movers = [t for t in self._tracks if t.confirmed and t.hits >= 3 and t.last_ts >= ts_s]
+        reported = []
         for di in free_dets:
             if dets.confidence[di] < cfg.new_track_score or len(self._tracks) >= cfg.max_tracks:
                 continue
             box = dets.xyxy[di].astype(np.float64)
             prior = _velocity_prior(box, int(_GROUP[dets.class_id[di]]), movers)
-            t = _Track(self._next_id, BoxKalman.start(box, prior), ts_s, ts_s, ts_s)
+            t = _Track(self._next_id, BoxKalman.start(box, prior), ts_s, ts_s, ts_s, ts_s)
             t.class_score[int(dets.class_id[di])] += float(dets.confidence[di])
+            t.look = None if self._looks is None else self._looks[di]
+            t.confirmed = cfg.min_confirm_s <= 0
+            if t.confirmed:
+                reported.append((t.track_id, di))
             self._next_id += 1
             self._tracks.append(t)
+        return reported
 
     def _evict(self, ts_s: float) -> None:
         cfg = self._cfg
@@ -223,13 +291,19 @@ def _velocity_prior(box: F64, group: int, movers: list[_Track]) -> F64 | None:
         dist = float(np.hypot(*(t.kf.x[:2] - center))) / max(size, t_size)
         if dist <= _PRIOR_RADIUS:
             vels.append(t.kf.x[4:6] * size / t_size)
-            weights.append(1.0 / (1.0 + dist))
+            weights.append(1.0 / (0.5 + dist) ** 2)
     if not vels:
         return None
     v, w = np.array(vels), np.array(weights)
-    mean = np.average(v, axis=0, weights=w)
-    spread = np.sqrt(np.average(np.sum(np.square(v - mean), axis=1), weights=w))
-    return mean if spread <= 0.5 * float(np.hypot(*mean)) else None
+    median = np.array([_weighted_median(v[:, 0], w), _weighted_median(v[:, 1], w)])
+    near = np.hypot(*(v - median).T) <= _PRIOR_AGREE * max(float(np.hypot(*median)), size)
+    return median if w[near].sum() >= _PRIOR_SHARE * w.sum() else None
+
+
+def _weighted_median(values: F64, weights: F64) -> float:
+    order = np.argsort(values)
+    cum = np.cumsum(weights[order])
+    return float(values[order][np.searchsorted(cum, cum[-1] / 2)])
 
 
 def _dedupe(dets: Detections) -> Detections:

@@ -90,11 +90,25 @@ class BoxKalman:
 
     def update(self, xyxy: F64) -> None:
         """Correct the state with a detected box."""
-        z = box_to_z(xyxy)
-        s_cov = self.p[:4, :4] + self._r()
-        gain = np.linalg.solve(s_cov, self.p[:4, :]).T  # P Hᵀ S⁻¹, S symmetric
-        self.x = self.x + gain @ (z - self.x[:4])
-        self.p = self.p - gain @ self.p[:4, :]
+        self._correct(box_to_z(xyxy), self._r())
+
+    def update_center(self, center: F64, std_frac: float) -> None:
+        """Correct the state with a measured centre only (e.g. from optical flow).
+
+        Args:
+            center: (cx, cy) in frame pixels.
+            std_frac: the measurement's standard deviation as a fraction of the box size.
+        """
+        std = std_frac * _scale(self.x)
+        self._correct(np.asarray(center, np.float64), np.eye(2) * std * std)
+
+    def _correct(self, z: F64, r: F64) -> None:
+        """Kalman correction with the first ``len(z)`` state entries measured, noise ``r``."""
+        k = len(z)
+        s_cov = self.p[:k, :k] + r
+        gain = np.linalg.solve(s_cov, self.p[:k, :]).T  # P Hᵀ S⁻¹, S symmetric
+        self.x = self.x + gain @ (z - self.x[:k])
+        self.p = self.p - gain @ self.p[:k, :]
         self.p = (self.p + self.p.T) / 2
 
     @property

@@ -59,8 +59,8 @@ def test_two_crossing_objects_keep_their_ids() -> None:
     assert len(set(id_of.values())) == 2
 
 
-def test_single_detection_blips_are_never_reported() -> None:
-    tracker = ByteTracker(CFG)
+def test_single_detection_blips_are_never_reported_with_a_confirmation_time() -> None:
+    tracker = ByteTracker(CFG.model_copy(update={"min_confirm_s": 0.1}))
     rng = np.random.default_rng(0)
     recent: list[tuple[float, float, float]] = []
     for k in range(300):
@@ -79,6 +79,14 @@ def test_a_track_is_confirmed_by_time_and_two_observations() -> None:
         len(tracker.update(dets((100 + 4 * k, 100, 30, 30, "car", 0.9)), k / 25)) for k in range(5)
     ]
     assert reported == [0, 0, 0, 1, 1]  # ts 0.12 is the first frame 0.1 s after the start
+
+
+def test_default_reports_a_track_from_its_first_detection() -> None:
+    # A car crossing between its first and second detection (5 fps) is then still counted.
+    tracker = ByteTracker(CFG)
+    first = tracker.update(dets((100, 100, 30, 30, "car", 0.9)), 0.0)
+    second = tracker.update(dets((100, 160, 30, 30, "car", 0.9)), 0.2)
+    assert ids_of(first) == ids_of(second) and len(first) == 1
 
 
 def test_lost_tracks_are_evicted_after_max_lost_s() -> None:
