@@ -28,6 +28,7 @@ from edge.collector import queries
 from edge.collector.buckets import MAX_RANGE_S, iso_local, local_midnight, parse_bucket, parse_time
 from edge.collector.buckets import timezone as parse_tz
 from edge.collector.config import CollectorConfig
+from edge.collector.queues import queue_figures
 from edge.collector.store import Store
 from edge.errors import StoreError
 
@@ -244,6 +245,22 @@ def _count_routes(r: APIRouter) -> None:
         """Latest queue figures per zone (filled in by devices that report zones)."""
         with _store(request).reading() as reader:
             return queries.zones_latest(reader, site)
+
+    @r.get("/queues", response_model=list[m.QueueOut])
+    def queues(
+        request: Request, site: SiteParam = None, at: Annotated[float | None, Query(ge=0)] = None
+    ) -> list[dict[str, Any]]:
+        """Cross-camera queues (collector config ``[queues.NAME]``): vehicles in the system
+        and the expected wait, as of the latest time both devices reported (``at``: a past
+        UTC time instead of now)."""
+        conf = _cfg(request).queues
+        now = time.time() if at is None else at
+        with _store(request).reading() as reader:
+            return [
+                queue_figures(reader, name, q, now)
+                for name, q in sorted(conf.items())
+                if site is None or q.site in (None, site)
+            ]
 
     @r.get("/rejects", response_model=m.RejectsOut)
     def rejects(request: Request, limit: Annotated[int, Query(ge=0, le=1000)] = 20) -> m.RejectsOut:

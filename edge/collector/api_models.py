@@ -149,6 +149,36 @@ class ZoneOut(BaseModel):
     report: dict[str, Any]
 
 
+class QueueDeviceOut(BaseModel):
+    """One end of a cross-camera queue: device, line, direction and when it was last heard."""
+
+    device: str
+    line: str
+    direction: str
+    last_seen: float | None
+
+
+class QueueOut(BaseModel):
+    """A queue seen by two cameras (``edge/collector/queues.py`` defines every figure)."""
+
+    queue: str
+    site: str | None
+    direction: str
+    as_of: float = Field(description="figures are complete up to this UTC time")
+    lag_s: float = Field(description="now - as_of: how far a silent device holds them back")
+    entries: int
+    exits: int
+    offset: int
+    since: float
+    in_system: int
+    window_s: float
+    exit_rate_per_min: float | None
+    expected_wait_s: float | None
+    wait_method: str
+    since_exit_s: float | None
+    devices: dict[str, QueueDeviceOut]
+
+
 class RejectOut(BaseModel):
     """A payload the collector did not store."""
 

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import tomllib
 import zoneinfo
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from edge.config import format_validation_error
 from edge.errors import ConfigError
@@ -79,6 +87,36 @@ class HttpConfig(_Strict):
     stale_after_s: float = Field(120.0, gt=0)
 
 
+class LineRef(_Strict):
+    """One counting line of one device, and the direction that counts."""
+
+    device: str = Field(pattern=NAME_PATTERN)
+    line: str = Field(pattern=NAME_PATTERN)
+    direction: Literal["in", "out"]
+
+
+class QueueConfig(_Strict):
+    """A queue watched by two cameras: vehicles crossing ``entry`` (the back of the queue,
+    device A) join it, vehicles crossing ``exit`` (the checkpoint, device B) leave it.
+
+    In the system at time t = ``offset`` + entries − exits with event times in
+    ``[since, t)``: ``since`` (UTC seconds) is the calibration point, when ``offset``
+    vehicles were known to be queued (e.g. 0 at a quiet hour, or a manual count). The
+    expected wait is in-system ÷ exit rate over the last ``window_s`` (longer: steadier,
+    slower to follow a change of service rate). ``classes`` limits the count (default every
+    vehicle class, no persons). ``site`` and ``direction`` label the dashboard panel.
+    """
+
+    site: str | None = Field(None, pattern=NAME_PATTERN)
+    direction: str = Field("in", pattern=NAME_PATTERN)
+    entry: LineRef
+    exit: LineRef
+    since: float = Field(ge=0)
+    offset: int = 0
+    window_s: float = Field(900.0, gt=0, le=86_400)
+    classes: tuple[str, ...] | None = None
+
+
 class CollectorConfig(_Strict):
     """The whole collector configuration."""
 
@@ -86,6 +124,14 @@ class CollectorConfig(_Strict):
     store: StoreConfig = StoreConfig()
     http: HttpConfig = HttpConfig()
     sites: dict[str, SiteConfig] = Field(default_factory=dict)
+    queues: dict[str, QueueConfig] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _queue_names(self) -> CollectorConfig:
+        bad = [n for n in self.queues if not re.match(NAME_PATTERN, n)]
+        if bad:
+            raise ValueError(f"queues: {bad[0]!r} is not a name ([A-Za-z0-9_.-], 1..64)")
+        return self
 
     def site_timezone(self, site: str) -> str:
         """Time zone of ``site`` (UTC when the site is not configured)."""

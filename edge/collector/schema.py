@@ -65,6 +65,14 @@ MIGRATIONS: tuple[Migration, ...] = (
                 reason TEXT NOT NULL, excerpt TEXT NOT NULL)""",
         ),
     ),
+    Migration(
+        2,
+        "queues: events by line and event time (cross-camera queue counts)",
+        (
+            """CREATE INDEX IF NOT EXISTS events_line_ts
+                ON events (device_id, line, direction, ts)""",
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

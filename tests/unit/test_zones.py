@@ -49,25 +49,24 @@ def zone(**kw: object) -> ZoneCounter:
 
 
 def times(t0: float, t1: float, fps: float = 10.0) -> list[float]:
-    return [round(t0 + k / fps, 4) for k in range(int(round((t1 - t0) * fps)))]
+    return [round(t0 + k / fps, 4) for k in range(round((t1 - t0) * fps))]
 
 
-def drive(tid: int, t0: float, t1: float, y0: float, y1: float, cls: str = "car") -> dict:
-    """A track moving in a straight line down x=200 from y0 at t0 to y1 at t1 (10 fps)."""
-    out = {}
-    for t in times(t0, t1):
-        out[t] = (tid, cls, 200.0, y0 + (y1 - y0) * (t - t0) / (t1 - t0))
-    return out
+def drive(tid: int, t0: float, t1: float, y0: float, y1: float) -> dict[float, Obs]:
+    """A car moving in a straight line down x=200 from y0 at t0 to y1 at t1 (10 fps)."""
+    return {t: (tid, "car", 200.0, y0 + (y1 - y0) * (t - t0) / (t1 - t0)) for t in times(t0, t1)}
 
 
-def merge(*tracks: dict) -> list[tuple[float, list[Obs]]]:
+def merge(*tracks: dict[float, Obs]) -> list[tuple[float, list[Obs]]]:
     keys = sorted({t for tr in tracks for t in tr})
     return [(t, [tr[t] for tr in tracks if t in tr]) for t in keys]
 
 
 def test_occupancy_per_class_and_outside_ignored() -> None:
     c = zone()
-    frame = [(1, "car", 150, 150), (2, "car", 250, 250), (3, "person", 200, 200), (4, "car", 50, 50)]
+    frame: list[Obs] = [
+        (1, "car", 150, 150), (2, "car", 250, 250), (3, "person", 200, 200), (4, "car", 50, 50)
+    ]  # fmt: skip
     states, _ = run(c, [(0.0, frame), (0.1, frame)])
     assert states[-1].occupancy == {"car": 2, "person": 1}
 
@@ -180,9 +179,7 @@ def test_clock_jump_resets_members_and_windows() -> None:
 
 
 def test_stalled_exit_reports_lower_bound() -> None:
-    frames = [
-        (t, [(1, "car", 150.0, 250.0), (2, "car", 250.0, 250.0)]) for t in times(0, 30)
-    ]
+    frames = [(t, [(1, "car", 150.0, 250.0), (2, "car", 250.0, 250.0)]) for t in times(0, 30)]
     states, _ = run(zone(exit_line="exit"), frames)
     w = states[-1].wait
     assert states[-1].queue_length == 2
@@ -193,10 +190,8 @@ def test_stalled_exit_reports_lower_bound() -> None:
 def test_memory_is_bounded_over_a_simulated_day() -> None:
     c = zone()
     sizes = []
-    tid = 0
-    for minute in range(0, 24 * 60, 10):  # one car through the zone every 10 minutes
+    for tid, minute in enumerate(range(0, 24 * 60, 10), 1):  # a car every 10 minutes
         t0 = minute * 60.0
-        tid += 1
         for t, obs in merge(drive(tid, t0, t0 + 3.0, 50, 350)):
             c.update(make_tracks(t, obs))
         c.update(make_tracks(t0 + 60.0, []))

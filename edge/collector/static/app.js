@@ -134,8 +134,47 @@ function renderDevices(card, devices) {
   $(".device-table tbody", card).replaceChildren(...rows);
 }
 
-// QUEUE FIGURES (zones): reserved for a later issue; GET /api/v1/zones?site=... already answers.
-function renderQueues(card, site) { /* intentionally empty */ }
+// Queue figures: cross-camera queues (entry line at the back, exit line at the booth) and
+// per-camera zone snapshots, one row per direction. A wait of null means "unknown" (stalled).
+function fmtWait(s) {
+  if (s == null) return "unknown";
+  if (s < 90) return `${Math.round(s)} s`;
+  return s < 5400 ? `${Math.round(s / 60)} min` : `${(s / 3600).toFixed(1)} h`;
+}
+
+function queueRow(key, cells, title) {
+  const tr = el("tr", { "data-queue": key });
+  if (title) tr.title = title;
+  for (const c of cells) tr.append(el("td", {}, String(c)));
+  return tr;
+}
+
+async function renderQueues(card, site) {
+  const [queues, zones] = await Promise.all([
+    api("/api/v1/queues", { site: site.site }),
+    api("/api/v1/zones", { site: site.site }),
+  ]);
+  const rows = queues.map(q => queueRow(
+    q.queue,
+    [q.queue === q.direction ? q.queue : `${q.queue} · ${q.direction}`, Math.max(0, q.in_system), fmtWait(q.expected_wait_s),
+     q.exit_rate_per_min == null ? "–" : q.exit_rate_per_min.toFixed(1),
+     q.lag_s > 60 ? `${ago(q.as_of)} (device silent)` : ago(q.as_of)],
+    `cameras ${q.devices.entry.device} → ${q.devices.exit.device}; Little's law over ` +
+    `${q.window_s} s; ${q.entries} in, ${q.exits} out since calibration (+${q.offset})`));
+  for (const z of zones) {
+    const r = z.report;
+    const wait = r.wait_method === "none" && r.wait_lower_bound_s != null
+      ? `> ${fmtWait(r.wait_lower_bound_s)}` : fmtWait(r.wait_s);
+    rows.push(queueRow(
+      `${z.device_id}/${z.zone}`,
+      [`${z.zone}${r.direction ? " · " + r.direction : ""} (${z.device_id})`, r.queue_length,
+       `${wait} · ${r.wait_method.replace("_", " ")}`,
+       r.exit_rate_per_min == null ? "–" : r.exit_rate_per_min.toFixed(1), ago(z.ts)],
+      `camera zone; window ${r.window_s ?? "–"} s`));
+  }
+  $(".queue-table tbody", card).replaceChildren(...rows);
+  $(".queue-empty", card).hidden = rows.length > 0;
+}
 
 async function renderSite(site, rangeS, bucket) {
   const id = `site-${site.site}`;
@@ -157,7 +196,7 @@ async function renderSite(site, rangeS, bucket) {
   renderTotals(card, today);
   renderChart(card, counts);
   renderDevices(card, devices.devices);
-  renderQueues(card, site);
+  await renderQueues(card, site);
 }
 
 async function refresh() {
