@@ -8,7 +8,9 @@ case never leak into the next. Per case:
   decode+NMS, tracking and counting, and end-to-end processed fps;
 * bare ``session.run`` on the same frames, input tensors computed beforehand: the ceiling
   the pipeline is compared with (ratio e2e/bare);
-* peak RSS (``resource.getrusage``) after the pipeline, before the tensors are allocated.
+* peak RSS (``resource.getrusage``) after the pipeline, before the tensors are allocated;
+* CPU ms per bare run (process CPU time, all threads): unlike wall time it barely moves when
+  other processes share the cores, so it is the figure to compare models on a busy machine.
 """
 
 from __future__ import annotations
@@ -119,7 +121,10 @@ def _pipeline_case(video: Path, cfg: AppConfig, frames: int, models_dir: Path) -
     }  # fmt: skip
 
 
-def _bare_fps(video: Path, detector: OnnxDetector, path: Path, threads: int, n: int) -> float:
+def _bare(
+    video: Path, detector: OnnxDetector, path: Path, threads: int, n: int
+) -> dict[str, float]:
+    """Bare ``session.run`` fps and CPU ms per run (all threads; robust to a busy machine)."""
     pre = Preprocessor(detector.manifest.input)
     source = ReplaySource(video)
     try:
@@ -130,10 +135,11 @@ def _bare_fps(video: Path, detector: OnnxDetector, path: Path, threads: int, n: 
     feed = detector.manifest.input.name
     for tensor in tensors[:5]:  # warm-up
         session.run(None, {feed: tensor})
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     for tensor in tensors:
         session.run(None, {feed: tensor})
-    return len(tensors) / (time.perf_counter() - t0)
+    cpu_ms = (time.process_time() - cpu0) * 1e3 / len(tensors)
+    return {"bare_fps": len(tensors) / (time.perf_counter() - t0), "bare_cpu_ms": cpu_ms}
 
 
 def _one_case(args: argparse.Namespace) -> dict[str, Any]:
@@ -148,7 +154,7 @@ def _one_case(args: argparse.Namespace) -> dict[str, Any]:
     case = _pipeline_case(video, cfg, args.frames, models_dir)
     manifest, path = resolve_model(args.models, models_dir)
     detector = OnnxDetector(manifest, path, det)
-    case["bare_fps"] = _bare_fps(video, detector, path, threads, min(args.frames, BARE_FRAMES_MAX))
+    case.update(_bare(video, detector, path, threads, min(args.frames, BARE_FRAMES_MAX)))
     case["e2e_over_bare"] = case["e2e_fps"] / case["bare_fps"]
     case.update(model=args.models, threads=threads, clip=str(video))
     return case
@@ -168,14 +174,16 @@ def _child(args: argparse.Namespace, model: str, threads: str) -> dict[str, Any]
 
 def _print_table(cases: list[dict[str, Any]]) -> None:
     head = "".join(f"{s[:-3]:>13}" for s in STAGES)
-    print(f"{'model':<17}{'thr':>3}{head}{'e2e fps':>9}{'bare fps':>9}{'ratio':>6}{'RSS MB':>8}")
+    tail = f"{'e2e fps':>9}{'bare fps':>9}{'ratio':>6}{'cpu ms':>7}{'RSS MB':>8}"
+    print(f"{'model':<17}{'thr':>3}{head}{tail}")
     print(f"{'':<20}" + "".join(f"{'med / p95':>13}" for _ in STAGES))
     for c in cases:
         cells = "".join(
             f"{c['stages_ms'][s]['median']:>7.2f}/{c['stages_ms'][s]['p95']:<5.2f}" for s in STAGES
         )
-        print(f"{c['model']:<17}{c['threads']:>3}{cells}{c['e2e_fps']:>9.1f}{c['bare_fps']:>9.1f}"
-              f"{c['e2e_over_bare']:>6.2f}{c['peak_rss_mb']:>8.0f}")  # fmt: skip
+        figures = (f"{c['e2e_fps']:>9.1f}{c['bare_fps']:>9.1f}{c['e2e_over_bare']:>6.2f}"
+                   f"{c['bare_cpu_ms']:>7.1f}{c['peak_rss_mb']:>8.0f}")  # fmt: skip
+        print(f"{c['model']:<17}{c['threads']:>3}{cells}{figures}")
 
 
 def run(args: argparse.Namespace) -> int:
