@@ -21,6 +21,11 @@ Which one is published (``choose``):
    been in the zone. (The time since the last departure is published too, but it is not a
    bound on anybody's wait: vehicles may have joined after it.)
 
+The lower bound is published whenever vehicles are queued: the measured median lags (it only
+knows vehicles that already left), so while a red phase or a stalled booth holds the head of
+the queue it can sit well below the time the first vehicle has already waited; the lower
+bound shows that.
+
 Clock jumps (source time going backwards or jumping forward) reset the windows: rates are
 computed again from the jump on, and never negative.
 """
@@ -47,7 +52,9 @@ class WaitEstimate:
         littles_s: ``queue_length / exit_rate``, if departures were seen.
         exit_rate_per_s: departures per second over the window (None: too little history).
         departures: departures in the window.
-        lower_bound_s: when stalled, the longest time-in-zone of a vehicle queued now.
+        lower_bound_s: with a queue, the longest time-in-zone of a vehicle queued now: a
+            true lower bound on its wait (the only figure when stalled, and a check on a
+            lagging measured median).
         since_departure_s: seconds since the last departure (None: none since the reset).
     """
 
@@ -118,7 +125,7 @@ class WaitEstimator:
         return WaitEstimate(
             wait_s=wait, method=method, window_s=self.window_s, measured_s=measured,
             littles_s=littles, exit_rate_per_s=rate, departures=departures,
-            lower_bound_s=oldest_s if method == "none" and queue_length else None,
+            lower_bound_s=oldest_s if queue_length else None,
             since_departure_s=since,
         )  # fmt: skip
 

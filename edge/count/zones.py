@@ -11,9 +11,10 @@
   The dwell is from entry to the first observation outside (to the last one inside when the
   track vanished).
 * **Occupancy**: members inside seen within ``hold_s`` (a missed detection does not empty the
-  zone), per voted class. **Queue**: occupied by a vehicle class whose anchor moved slower
-  than ``stationary_px_s`` over ``speed_window_s`` (displacement over the window, so box
-  jitter of a few pixels averages out).
+  zone), per voted class; persons riding a two-wheeler (the line counter's rider rule, by
+  share of observations) are part of their vehicle and left out. **Queue**: occupied by a
+  vehicle class whose anchor moved slower than ``stationary_px_s`` over ``speed_window_s``
+  (displacement over the window, so box jitter of a few pixels averages out).
 * **Id switch**: a new id appearing inside, near a member that vanished at most ``handover_s``
   ago, takes that member over (its entry time and votes), as the line counter does.
 * **Departures**: crossings of ``exit_line`` (in ``exit_direction``), else members leaving.
@@ -32,10 +33,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from edge.config import ZoneConfig
+from edge.count.line_counter import rider_mask
 from edge.count.wait import WaitEstimate, WaitEstimator
 from edge.count.windows import ClockGuard
 from edge.geometry import F64, anchors, points_in_polygon
-from edge.types import CLASS_NAMES, VEHICLE_CLASSES, Crossing, Tracks
+from edge.types import CLASS_NAMES, PERSON, VEHICLE_CLASSES, Crossing, Tracks
 
 _VEHICLE_IDS = np.array([n in VEHICLE_CLASSES for n in CLASS_NAMES])
 _GROUP = np.array([0, 1, 2, 1, 2, 2])  # person | two-wheelers | four-wheelers, by class id
@@ -66,6 +68,7 @@ class Dwell:
         leave_s: first observation outside (or last inside if the track vanished).
         censored: the entry was not seen (inside at start): ``dwell_s`` is a lower bound.
         vanished: the track was lost inside rather than seen leaving.
+        rider: a person riding a two-wheeler (dropped: the two-wheeler is the stay).
     """
 
     zone: str
@@ -75,6 +78,7 @@ class Dwell:
     leave_s: float
     censored: bool
     vanished: bool
+    rider: bool = False
 
     @property
     def dwell_s(self) -> float:
@@ -117,9 +121,15 @@ class _Member:
     done: bool = False
     votes: F64 = field(default_factory=lambda: np.zeros(len(CLASS_NAMES)))
     trail: deque[tuple[float, float, float]] = field(default_factory=lambda: deque(maxlen=12))
+    n_obs: int = 0
+    rider_obs: int = 0
 
     def voted(self) -> int:
         return int(np.argmax(self.votes))
+
+    def is_rider(self) -> bool:
+        """A person riding a two-wheeler most of the time: part of that vehicle, not counted."""
+        return self.voted() == PERSON and self.rider_obs >= 2 and 2 * self.rider_obs >= self.n_obs
 
 
 class ZoneCounter:
@@ -152,17 +162,23 @@ class ZoneCounter:
             self._start_s = now
             self.wait.reset(now)
         inside = points_in_polygon(anchors(tracks.xyxy, self.zone.anchor), self._polygon)
+        riders = rider_mask(tracks.xyxy, tracks.class_id)
         dwells: list[Dwell] = []
         seen = {int(t) for t in tracks.track_id}
         for i in range(len(tracks)):
-            dwell = self._observe(tracks, i, bool(inside[i]), seen)
+            dwell = self._observe(tracks, i, (bool(inside[i]), bool(riders[i])), seen)
             if dwell is not None:
                 dwells.append(dwell)
         dwells.extend(self._expire(now))
+        dwells = [d for d in dwells if not d.rider]
         self._departures(now, crossings, dwells)
         return self._state(now, tuple(dwells), jumped)
 
-    def _observe(self, tracks: Tracks, i: int, inside: bool, seen: set[int]) -> Dwell | None:
+    def _observe(
+        self, tracks: Tracks, i: int, flags: tuple[bool, bool], seen: set[int]
+    ) -> Dwell | None:
+        """Fold track ``i`` in; ``flags`` = (anchor inside the polygon, riding a two-wheeler)."""
+        inside, rider = flags
         now, tid = tracks.ts_s, int(tracks.track_id[i])
         box = tracks.xyxy[i].astype(np.float64)
         center = np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2])
@@ -175,6 +191,8 @@ class ZoneCounter:
             m = self._heir(center, size, cls, now, seen) or self._new(center, size, now)
             self._members[tid] = m
         m.votes[cls] += max(float(tracks.confidence[i]), 1e-3)
+        m.n_obs += 1
+        m.rider_obs += int(rider)
         m.center, m.size, m.last_s = center, size, now
         pt = anchors(box, self.zone.anchor)[0]
         if not m.trail or now - m.trail[-1][0] >= self.zone.speed_window_s / 8:
@@ -212,7 +230,9 @@ class ZoneCounter:
     def _leave(self, tid: int, m: _Member, leave_s: float, vanished: bool) -> Dwell:
         m.done = True
         name = CLASS_NAMES[m.voted()]
-        return Dwell(self.zone.name, tid, name, m.enter_s, leave_s, m.censored, vanished)
+        return Dwell(
+            self.zone.name, tid, name, m.enter_s, leave_s, m.censored, vanished, m.is_rider()
+        )
 
     def _expire(self, now: float) -> list[Dwell]:
         out: list[Dwell] = []
@@ -259,6 +279,8 @@ class ZoneCounter:
         queued, oldest = 0, None
         for m in self._members.values():
             if m.done or m.out_since_s is not None or now - m.last_in_s > self.timing.hold_s:
+                continue
+            if m.is_rider():
                 continue
             cls = m.voted()
             occupancy[CLASS_NAMES[cls]] = occupancy.get(CLASS_NAMES[cls], 0) + 1

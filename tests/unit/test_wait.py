@@ -39,7 +39,7 @@ def test_littles_law_from_exit_rate() -> None:
     assert w.method == "littles_law"
     assert w.exit_rate_per_s == pytest.approx(10 / 60)
     assert w.wait_s == pytest.approx(30.0)
-    assert w.departures == 10 and w.lower_bound_s is None
+    assert w.departures == 10 and w.lower_bound_s == 20.0  # published whenever queued
 
 
 def test_measured_wait_is_median_of_window_and_expires() -> None:

@@ -211,3 +211,19 @@ def test_report_summary() -> None:
     assert out["occupancy"]["max"] == {"car": 2}
     assert 0 < out["occupancy"]["mean"]["car"] < 1
     assert [s["t"] for s in out["series"]] == [0.0, 5.0, 10.0, 15.0]
+
+
+def test_riders_are_part_of_their_two_wheeler() -> None:
+    c = zone()
+    bike = [180.0, 200.0, 220.0, 260.0]  # motorcycle box, anchor (200, 260) inside
+    rider = [185.0, 170.0, 215.0, 250.0]  # person whose feet are on the bike
+    walker = [240.0, 200.0, 260.0, 250.0]
+    states = []
+    for t in times(0, 3):
+        tracks = Tracks(
+            np.array([bike, rider, walker], np.float32), np.full(3, 0.8, np.float32),
+            np.array([CLASS_ID["motorcycle"], CLASS_ID["person"], CLASS_ID["person"]]),
+            np.array([1, 2, 3]), t,
+        )  # fmt: skip
+        states.append(c.update(tracks))
+    assert states[-1].occupancy == {"motorcycle": 1, "person": 1}
