@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from edge.collector.api import create_app
 from edge.collector.config import load_collector_config
 from edge.collector.ingest import Received, ingest
+from edge.collector.schema import LATEST_VERSION
 from edge.collector.store import Store, open_store
 
 FUZZ = settings(
@@ -217,4 +218,4 @@ def test_query_parameters_never_cause_a_500(
 
 
 def test_fuzzed_store_still_answers(client: TestClient, tmp_path: Path) -> None:
-    assert client.get("/api/v1/health").json()["schema_version"] == 1
+    assert client.get("/api/v1/health").json()["schema_version"] == LATEST_VERSION
