@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# Install the edge counter as a systemd service on Raspberry Pi OS Bookworm (Pi 4/5).
+# Idempotent: run it again to upgrade. See docs/device.md.
+#
+#   sudo scripts/install-pi.sh                 install or upgrade, enable the service
+#   sudo scripts/install-pi.sh --start         ... and (re)start it now
+#   sudo scripts/install-pi.sh --mirror DIR    fetch models from an asset mirror
+#   sudo scripts/install-pi.sh --build-model   build the INT8 model on the device (slow)
+#   sudo scripts/install-pi.sh --collector     also install the collector unit (server)
+#   sudo scripts/install-pi.sh --uninstall     remove program and units; keep config and
+#                                              the outbox (/var/lib/edge-counter)
+#   sudo scripts/install-pi.sh --uninstall --purge   remove those too
+set -euo pipefail
+
+PREFIX=/opt/edge-counter
+VENV="$PREFIX/venv"
+SRC="$PREFIX/src"
+MODELS="$PREFIX/models"
+CONF_DIR=/etc/edge-counter
+UNIT_DIR=/etc/systemd/system
+MODEL="${EDGE_COUNTER_MODEL:-nanodet-m}"
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+start=0 build=0 collector=0 uninstall=0 purge=0 mirror=""
+
+log() { printf 'install-pi: %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+usage() {
+    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+    exit "${1:-0}"
+}
+
+parse_args() {
+    while [ $# -gt 0 ]; do
+        case "$1" in
+            --start) start=1 ;;
+            --build-model) build=1 ;;
+            --collector) collector=1 ;;
+            --uninstall) uninstall=1 ;;
+            --purge) purge=1 ;;
+            --mirror) [ $# -ge 2 ] || die "--mirror needs a directory"; mirror="$2"; shift ;;
+            -h | --help) usage 0 ;;
+            *) log "unknown option: $1"; usage 2 ;;
+        esac
+        shift
+    done
+}
+
+check_platform() {
+    [ "$(id -u)" -eq 0 ] || die "run as root (sudo)"
+    # shellcheck source=/dev/null
+    . /etc/os-release
+    [ "${VERSION_CODENAME:-}" = "bookworm" ] || log "warning: tested on Bookworm, this is ${PRETTY_NAME:-unknown}"
+    command -v systemctl >/dev/null || die "systemd is required"
+}
+
+install_packages() {
+    local pkgs=(python3-venv python3-pip rsync)
+    # The Pi camera stack comes from the Raspberry Pi archive; off a Pi it does not exist.
+    if apt-cache show python3-picamera2 >/dev/null 2>&1; then
+        pkgs+=(python3-picamera2)
+    else
+        log "python3-picamera2 not available: only USB cameras and network streams will work"
+    fi
+    if [ "$collector" -eq 1 ]; then pkgs+=(mosquitto-clients); fi
+    log "apt packages: ${pkgs[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${pkgs[@]}"
+}
+
+install_program() {
+    install -d -m 0755 "$PREFIX" "$MODELS"
+    rsync -a --delete --exclude .git --exclude .venv --exclude data --exclude '*.onnx' \
+        --exclude '__pycache__' "$REPO/" "$SRC/"
+    # --system-site-packages: picamera2 and libcamera come from apt, not pip.
+    if [ ! -x "$VENV/bin/python" ]; then
+        python3 -m venv --system-site-packages "$VENV"
+    fi
+    # numpy < 2: apt's picamera2/simplejpeg are built against Bookworm's numpy 1.x ABI.
+    printf 'numpy<2\n' >"$PREFIX/constraints.txt"
+    local extra=""
+    if [ "$collector" -eq 1 ]; then extra="collector"; fi
+    if [ "$build" -eq 1 ]; then extra="${extra:+$extra,}build"; fi
+    "$VENV/bin/pip" install -q --upgrade -c "$PREFIX/constraints.txt" "$SRC${extra:+[$extra]}"
+    log "installed $("$VENV/bin/edge-counter" --version)"
+}
+
+install_models() {
+    # Manifests and any INT8 model built on a workstation, then the FP32 weights.
+    cp -a "$REPO"/models/*.json "$MODELS"/
+    if compgen -G "$REPO/models/*.onnx" >/dev/null; then cp -a "$REPO"/models/*.onnx "$MODELS"/; fi
+    local args=(assets fetch --only models --models-dir "$MODELS")
+    if [ -n "$mirror" ]; then args+=(--mirror "$mirror"); fi
+    "$VENV/bin/edge-counter" "${args[@]}" || log "warning: model fetch failed (offline?)"
+    if [ -f "$MODELS/$MODEL-int8.onnx" ]; then
+        log "model $MODEL-int8 present"
+    elif [ "$build" -eq 1 ]; then
+        log "building $MODEL-int8 (calibrates on the sample clips; takes a while)"
+        "$VENV/bin/edge-counter" model build "$MODEL" --models-dir "$MODELS" --out "$MODELS"
+    else
+        log "warning: $MODEL-int8.onnx missing: build it on a workstation (edge-counter model" \
+            "build $MODEL) and copy it to $MODELS, or rerun with --build-model"
+    fi
+}
+
+install_config() {
+    install -d -m 0755 "$CONF_DIR"
+    if [ ! -f "$CONF_DIR/config.toml" ]; then
+        install -m 0644 "$REPO/examples/pi-camera.toml" "$CONF_DIR/config.toml"
+        log "installed $CONF_DIR/config.toml from examples/pi-camera.toml: edit lines and [mqtt]"
+    fi
+    if [ ! -f "$CONF_DIR/mqtt-password" ]; then
+        install -m 0600 /dev/null "$CONF_DIR/mqtt-password"
+        log "created an empty $CONF_DIR/mqtt-password (root only): put the broker password in it"
+    fi
+    "$VENV/bin/edge-counter" check-config "$CONF_DIR/config.toml" >/dev/null ||
+        log "warning: $CONF_DIR/config.toml does not validate yet"
+}
+
+install_units() {
+    install -m 0644 "$REPO/systemd/edge-counter.service" "$UNIT_DIR/edge-counter.service"
+    if [ "$collector" -eq 1 ]; then
+        install -m 0644 "$REPO/systemd/edge-collector.service" "$UNIT_DIR/edge-collector.service"
+    fi
+    systemctl daemon-reload
+    systemctl enable edge-counter.service
+    if [ "$collector" -eq 1 ]; then systemctl enable edge-collector.service; fi
+    if [ "$start" -eq 1 ]; then systemctl restart edge-counter.service; fi
+}
+
+uninstall() {
+    local unit
+    for unit in edge-counter.service edge-collector.service; do
+        if [ -f "$UNIT_DIR/$unit" ]; then
+            systemctl disable --now "$unit" || true
+            rm -f "$UNIT_DIR/$unit"
+        fi
+    done
+    systemctl daemon-reload
+    rm -rf "$PREFIX"
+    if [ "$purge" -eq 1 ]; then
+        rm -rf "$CONF_DIR" /var/lib/edge-counter /var/lib/private/edge-counter
+        log "removed program, config and state (the outbox)"
+    else
+        log "removed program and units; kept $CONF_DIR and /var/lib/edge-counter (--purge)"
+    fi
+}
+
+main() {
+    parse_args "$@"
+    check_platform
+    if [ "$uninstall" -eq 1 ]; then
+        uninstall
+        return
+    fi
+    install_packages
+    install_program
+    install_models
+    install_config
+    install_units
+    log "done: systemctl status edge-counter; journalctl -u edge-counter -f"
+}
+
+main "$@"
