@@ -5,21 +5,21 @@ Threads and the backpressure rule on each edge:
 - capture → process. Live camera (``opencv``, ``picamera``): the source's reader thread
   keeps only the newest frame in a one-frame slot and counts what it overwrites; the camera
   never waits for us. Recorded file (``replay``): a reader thread fills a queue of
-  ``QUEUE_FRAMES`` and blocks when it is full, so nothing is dropped and runs are repeatable.
+  ``feeds.QUEUE_FRAMES`` and blocks when it is full: nothing dropped, runs repeatable.
 - process → publish: each crossing is committed to the SQLite outbox by the processing thread
   (``Uplink.record``); the publisher thread drains the outbox. The outbox is the queue, bounded
   by ``outbox.max_rows``; a broker outage never blocks counting.
 
-Start order: detector, uplink (outbox + MQTT), source, processing thread, then READY=1.
-Stop order is the reverse: the processing thread finishes its frame, the source closes, the
-outbox is flushed for at most ``service.drain_timeout_s`` and ``stopped`` is published.
+Start order: detector, source (its clock gives the frame-time → UTC offset), uplink (outbox
++ MQTT), processing thread, then READY=1. Stop order is the reverse: the processing thread
+finishes its frame, the source closes, the outbox is flushed for at most
+``service.drain_timeout_s`` and ``stopped`` is published.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-import queue
 import signal
 import threading
 import time
@@ -28,7 +28,7 @@ from pathlib import Path
 from types import FrameType
 
 from edge.capture import FrameSource
-from edge.capture.live import LiveSource, SourceStats
+from edge.capture.live import LiveSource
 from edge.capture.replay import ReplaySource
 from edge.config import (
     AppConfig,
@@ -38,18 +38,16 @@ from edge.config import (
     check_lines_inside,
 )
 from edge.errors import ConfigError, EdgeError
+from edge.feeds import EndOfFrames, Feed, LiveFeed, RecordedFeed
 from edge.health import Health, SystemProbe
 from edge.notify import Notifier
 from edge.pipeline import FrameResult, Pipeline
 from edge.publish import MetricValue
 from edge.replay import build_pipeline
-from edge.types import Frame
 from edge.uplink import Uplink
 
 log = logging.getLogger(__name__)
 
-#: Frames a recorded source decodes ahead of the processing thread (replay: blocking).
-QUEUE_FRAMES = 4
 #: How long the processing loop waits for a frame before it looks around (stop, status).
 TICK_S = 0.25
 _WATCHDOG_MIN_S = 1.0
@@ -70,100 +68,6 @@ def open_source(cfg: SourceConfig, detect_fps: float | None) -> FrameSource:
     from edge.capture.picamera import PicameraSource  # noqa: PLC0415 - only on a Pi
 
     return PicameraSource(cfg)
-
-
-class EndOfFrames(Exception):
-    """A recorded source has no more frames."""
-
-
-class LiveFeed:
-    """capture → process edge of a live source: its newest-frame slot, optionally thinned.
-
-    ``detect_fps`` keeps at most that many frames per second of source time; the rest are
-    counted as dropped (it saves CPU and heat when the scene does not need more).
-    """
-
-    def __init__(self, source: LiveSource, detect_fps: float | None) -> None:
-        self.source = source
-        self._period_s = 1.0 / detect_fps if detect_fps else 0.0
-        self._next_due_s = float("-inf")
-        self._skipped = 0
-
-    def next(self, timeout_s: float) -> Frame | None:
-        """The newest frame, or None if none is due within ``timeout_s``."""
-        frame = self.source.read(timeout_s)
-        if frame is None or not self._period_s:
-            return frame
-        if frame.ts_s + 1e-3 < self._next_due_s:
-            self._skipped += 1
-            return None
-        self._next_due_s = max(self._next_due_s + self._period_s, frame.ts_s)
-        return frame
-
-    def stats(self) -> SourceStats:
-        """The source's counters, with frames thinned out by ``detect_fps`` as dropped."""
-        s = self.source.stats()
-        return dataclasses.replace(s, dropped=s.dropped + self._skipped)
-
-
-class RecordedFeed:
-    """capture → process edge of a recorded source: reader thread + blocking bounded queue."""
-
-    _END = object()
-
-    def __init__(self, source: FrameSource) -> None:
-        self.source = source
-        self._queue: queue.Queue[object] = queue.Queue(maxsize=QUEUE_FRAMES)
-        self._stop = threading.Event()
-        self._read = 0
-        self._thread = threading.Thread(target=self._run, name="capture", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        item: object = self._END
-        try:
-            for frame in self.source.frames():
-                self._read += 1
-                while not self._stop.is_set():
-                    try:
-                        self._queue.put(frame, timeout=TICK_S)
-                        break
-                    except queue.Full:
-                        continue
-                if self._stop.is_set():
-                    return
-        except Exception as err:  # handed to the processing thread, which raises it
-            item = err
-        self._queue.put(item)
-
-    def next(self, timeout_s: float) -> Frame | None:
-        """The next frame, None if none within ``timeout_s``.
-
-        Raises:
-            EndOfFrames: the file is finished. Exception: whatever the reader raised.
-        """
-        try:
-            item = self._queue.get(timeout=timeout_s)
-        except queue.Empty:
-            return None
-        if item is self._END:
-            raise EndOfFrames
-        if isinstance(item, BaseException):
-            raise item
-        assert isinstance(item, Frame)
-        return item
-
-    def stats(self) -> SourceStats:
-        """Frames read from the file and skipped by ``detect_fps``; never lost."""
-        return SourceStats(self._read + self.source.dropped, self.source.dropped, 0, False)
-
-    def stop(self) -> None:
-        """Unblock and end the reader thread."""
-        self._stop.set()
-        self._thread.join(timeout=5)
-
-
-Feed = LiveFeed | RecordedFeed
 
 
 @dataclasses.dataclass(frozen=True)
