@@ -183,7 +183,7 @@ class Outputs:
         """Hand a zone snapshot to the publisher (newest per zone; not journaled)."""
         if self.uplink is not None:
             msg = zone_message(snap, self.uplink.outbox.device_id, self.utc_offset_s)
-            self.uplink.publisher.drainer.zones.offer(msg)
+            self.uplink.publisher.publish_zone(msg)
 
     def close(self, drain_timeout_s: float) -> int | None:
         """Finish every output; returns the crossings left unpublished (None: no uplink)."""

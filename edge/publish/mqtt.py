@@ -25,6 +25,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from edge import wire
 from edge.config import DeviceConfig, MqttConfig, OutboxConfig
 from edge.errors import ConfigError, PublishError
 from edge.outbox import Outbox
@@ -200,6 +201,10 @@ class MqttPublisher:
 
     def _on_publish(self, _c: Any, _u: Any, mid: int, rc: ReasonCode, _p: Any) -> None:
         self.drainer.signals.put(Ack(mid, ok=not rc.is_failure, reason=str(rc)))
+
+    def publish_zone(self, msg: wire.ZoneMsg) -> None:
+        """Queue a zone snapshot (thread-safe; the newest per zone wins; never journaled)."""
+        self.drainer.zones.offer(msg)
 
     @property
     def connected(self) -> bool:

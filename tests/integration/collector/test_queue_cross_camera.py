@@ -113,7 +113,7 @@ def test_queue_follows_counts_and_catches_up_after_an_outage(
 
         # A zone snapshot from the gate camera reaches /zones through the publisher.
         assert gate.pub is not None
-        gate.pub.drainer.zones.offer(
+        gate.pub.publish_zone(
             wire.ZoneMsg(v=1, type="zones", device_id=GATE.id, zone="booth", ts=time.time(),
                          occupancy={"car": 3}, queue_length=2, wait_s=40.0,
                          wait_method="littles_law", window_s=300.0, direction="inbound")
