@@ -154,7 +154,7 @@ def test_status_telemetry_and_device_health(broker: Broker, db_url: str) -> None
             "type": "telemetry",
             "device_id": "dev-1",
             "ts": now,
-            "metrics": {"fps": 7.5, "temp_c": float("nan")},
+            "metrics": {"fps": 7.5, "temp_c": None},  # an unknown reading is null
         }
         pub.publish("edge/v1/s/dev-1/telemetry", json.dumps(tele), qos=1).wait_for_publish()
         wait_until(lambda: c.stats()["messages"] >= 3, what="3 messages")
