@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import CLIPS_DIR, Broker, require_asset
+from tests.conftest import CLIPS_DIR, Broker, require_asset
 
 from edge import wire
 from edge.config import DeviceConfig, MqttConfig, OutboxConfig

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Broker, free_port
+from tests.conftest import Broker, free_port
 
 from edge import wire
 from edge.config import DeviceConfig, MqttConfig, OutboxConfig

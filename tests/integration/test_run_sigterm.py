@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import CLIPS_DIR, MODELS_DIR, Broker, require_asset
+from tests.conftest import CLIPS_DIR, MODELS_DIR, Broker, require_asset
 
 from edge import wire
 from edge.config import MqttConfig

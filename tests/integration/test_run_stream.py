@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import CLIPS_DIR, MODELS_DIR, Broker, require_asset
+from tests.conftest import CLIPS_DIR, MODELS_DIR, Broker, require_asset
 
 from edge import wire
 from edge.broker import free_port

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import CLIPS_DIR, MODELS_DIR, Broker, require_asset
+from tests.conftest import CLIPS_DIR, MODELS_DIR, Broker, require_asset
 
 from edge.app import App
 from edge.config import load_config
