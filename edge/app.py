@@ -43,7 +43,7 @@ from edge.health import Health, SystemProbe
 from edge.notify import Notifier
 from edge.pipeline import FrameResult, Pipeline
 from edge.publish import MetricValue
-from edge.replay import build_pipeline
+from edge.replay import ZoneStage, build_pipeline, check_zones_inside
 from edge.uplink import Uplink
 
 log = logging.getLogger(__name__)
@@ -201,6 +201,7 @@ class App:
         pipeline = build_pipeline(cfg, self.models_dir)
         self.source = source = open_source(cfg.source, cfg.detector.detect_fps)
         check_lines_inside(cfg.lines, *source.size_wh)
+        check_zones_inside(cfg.zones, *source.size_wh)
         live = isinstance(source, LiveSource)
         offset_s = source.utc_offset_s() if isinstance(source, LiveSource) else time.time()
         self.uplink = uplink = Uplink(cfg, pipeline.detector.name, utc_offset_s=offset_s)
@@ -212,7 +213,13 @@ class App:
             if isinstance(source, LiveSource)
             else RecordedFeed(source)
         )
-        stages = Stages(self.feed, pipeline, uplink.record, health, self.notifier)
+        zones = ZoneStage(cfg.zones, uplink.publish_zone)
+
+        def record(result: FrameResult) -> None:
+            uplink.record(result)  # the count is journaled first
+            zones(result)
+
+        stages = Stages(self.feed, pipeline, record, health, self.notifier)
         self.processor = Processor(stages, cfg.service.status_interval_s)
         self.processor.start()
         w, h = source.size_wh

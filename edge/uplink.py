@@ -12,11 +12,13 @@ from pathlib import Path
 
 from edge import __version__
 from edge.config import AppConfig, config_hash
+from edge.count.zone_report import ZoneSnapshot
 from edge.errors import ConfigError
 from edge.outbox import Outbox
 from edge.pipeline import FrameResult
 from edge.publish import StatusInfo
 from edge.publish.mqtt import MqttPublisher
+from edge.publish.zones import zone_message
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,10 @@ class Uplink:
         for crossing in result.crossings:
             self.outbox.append(crossing, self._offset_s + crossing.ts_s)
             self.journaled += 1
+
+    def publish_zone(self, snap: ZoneSnapshot) -> None:
+        """Hand a zone snapshot to the publisher (newest per zone; measurements, not journaled)."""
+        self.publisher.publish_zone(zone_message(snap, self.outbox.device_id, self._offset_s))
 
     def finish(self, drain_timeout_s: float) -> int:
         """Wait up to ``drain_timeout_s`` for every crossing to be acknowledged, then stop.

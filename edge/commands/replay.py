@@ -23,7 +23,6 @@ from edge.config import (
 from edge.count.zone_report import ZoneSnapshot
 from edge.errors import ConfigError
 from edge.pipeline import FrameResult
-from edge.publish.zones import zone_message
 from edge.replay import ReplayResult, replay
 from edge.uplink import Uplink
 
@@ -161,15 +160,13 @@ class Outputs:
         self.progress = Progress(total, enabled=not args.no_progress and total > 250)
         self.annotator: Annotator | None = None
         self.uplink: Uplink | None = None
-        self.utc_offset_s = 0.0
         if args.annotate:
             out_fps = cfg.detector.detect_fps or fps or 25.0
             self.annotator = Annotator(args.annotate, size_wh, out_fps, cfg.lines)
         if cfg.mqtt is not None:
             # The clip's timeline ends now: event times are in the past, intervals closed.
             duration_s = total / fps if fps > 0 else 0.0
-            self.utc_offset_s = time.time() - duration_s
-            self.uplink = Uplink(cfg, cfg.detector.model, self.utc_offset_s)
+            self.uplink = Uplink(cfg, cfg.detector.model, time.time() - duration_s)
             self.uplink.start()
 
     def __call__(self, result: FrameResult) -> None:
@@ -182,8 +179,7 @@ class Outputs:
     def zone(self, snap: ZoneSnapshot) -> None:
         """Hand a zone snapshot to the publisher (newest per zone; not journaled)."""
         if self.uplink is not None:
-            msg = zone_message(snap, self.uplink.outbox.device_id, self.utc_offset_s)
-            self.uplink.publisher.publish_zone(msg)
+            self.uplink.publish_zone(snap)
 
     def close(self, drain_timeout_s: float) -> int | None:
         """Finish every output; returns the crossings left unpublished (None: no uplink)."""
