@@ -300,13 +300,21 @@ def load_config(path: Path) -> AppConfig:
     Raises:
         ConfigError: the file is missing, not TOML, or a field is invalid.
     """
+    return parse_config(read_toml(path), str(path))
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """Read a TOML file into a dict (device and collector configs alike).
+
+    Raises:
+        ConfigError: the file is missing, unreadable or not TOML, naming it.
+    """
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as err:
         raise ConfigError(f"{path}: cannot read config: {err.strerror}") from None
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path}: not valid TOML: {err}") from None
-    return parse_config(data, str(path))
 
 
 def config_hash(cfg: AppConfig) -> str:

@@ -8,6 +8,7 @@ counted in ``dropped``. The consumer always gets the most recent image, never a 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -102,3 +103,10 @@ class NewestFrame:
                 raise SourceError(f"camera reader failed: {self._error}") from self._error
             frame, self._frame = self._frame, None
             return frame
+
+    def frames(self, poll_s: float = 0.5) -> Iterator[Frame]:
+        """Yield the newest frames until ``close``; re-raises a reader failure."""
+        while not self._closed:
+            frame = self.get(poll_s)
+            if frame is not None:
+                yield frame

@@ -122,10 +122,7 @@ class OpenCVSource:
 
     def frames(self) -> Iterator[Frame]:
         """Yield frames until ``close``; raises ``SourceError`` if the reader thread failed."""
-        while not self._slot.closed:
-            frame = self._slot.get(0.5)
-            if frame is not None:
-                yield frame
+        return self._slot.frames()
 
     def close(self) -> None:
         """Stop the reader thread (it releases the camera)."""

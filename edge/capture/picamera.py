@@ -113,10 +113,7 @@ class PicameraSource:
 
     def frames(self) -> Iterator[Frame]:
         """Yield frames until ``close``; raises ``SourceError`` if the camera failed."""
-        while not self._slot.closed:
-            frame = self._slot.get(0.5)
-            if frame is not None:
-                yield frame
+        return self._slot.frames()
 
     def close(self) -> None:
         """Stop the reader thread, then stop and close the camera."""

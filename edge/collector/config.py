@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import socket
-import tomllib
 import zoneinfo
 from pathlib import Path
 from typing import Any, Literal
@@ -18,7 +17,7 @@ from pydantic import (
     model_validator,
 )
 
-from edge.config import format_validation_error
+from edge.config import format_validation_error, read_toml
 from edge.errors import ConfigError
 
 NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
@@ -169,12 +168,7 @@ def load_collector_config(path: Path | None, overrides: dict[str, Any]) -> Colle
     data: dict[str, Any] = {}
     origin = str(path) if path else "<flags>"
     if path is not None:
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except OSError as err:
-            raise ConfigError(f"{path}: cannot read config: {err.strerror}") from None
-        except tomllib.TOMLDecodeError as err:
-            raise ConfigError(f"{path}: not valid TOML: {err}") from None
+        data = read_toml(path)
     for dotted, value in overrides.items():
         section, _, key = dotted.partition(".")
         if key:
