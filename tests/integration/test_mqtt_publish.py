@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from tests.conftest import CLIPS_DIR, Broker, require_asset
 
 from edge import wire
 from edge.config import DeviceConfig, MqttConfig, OutboxConfig
@@ -20,6 +19,7 @@ from edge.outbox import Outbox
 from edge.publish import StatusInfo
 from edge.publish.mqtt import MqttPublisher, Subscriber, make_client
 from edge.types import Crossing
+from tests.conftest import CLIPS_DIR, Broker, require_asset
 
 Key = tuple[str, int, int]
 DoneFn = Callable[[dict[Key, wire.Event], list[wire.Message]], bool]

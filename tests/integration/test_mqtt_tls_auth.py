@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.conftest import Broker, free_port
 
 from edge import wire
 from edge.config import DeviceConfig, MqttConfig, OutboxConfig
@@ -19,6 +18,7 @@ from edge.outbox import Outbox
 from edge.publish import StatusInfo
 from edge.publish.mqtt import MqttPublisher, Subscriber
 from edge.types import Crossing
+from tests.conftest import Broker, free_port
 
 DEVICE = DeviceConfig(id="dev1", site="post-7")
 PASSWORD = "s3cret-Pa55"

@@ -17,11 +17,11 @@ import time
 from pathlib import Path
 
 import pytest
-from tests.conftest import CLIPS_DIR, MODELS_DIR, Broker, require_asset
 
 from edge import wire
 from edge.config import MqttConfig
 from edge.publish.mqtt import Subscriber
+from tests.conftest import CLIPS_DIR, MODELS_DIR, Broker, require_asset
 
 pytestmark = pytest.mark.slow
 

@@ -14,13 +14,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.conftest import CLIPS_DIR, MODELS_DIR, Broker, require_asset
 
 from edge.app import App
 from edge.config import load_config
 from edge.notify import Notifier
 from edge.pipeline import FrameResult
 from edge.types import Frame
+from tests.conftest import CLIPS_DIR, MODELS_DIR, Broker, require_asset
 from tests.integration.test_run_sigterm import write_config
 
 pytestmark = pytest.mark.slow
