@@ -62,6 +62,13 @@ class EventRow:
     track_id: int
     confidence: float
 
+    def values(self, received_s: float) -> tuple[str | int | float, ...]:
+        """The row in the stores' column order (``_COLUMNS``), with its arrival time."""
+        return (
+            self.device_id, self.epoch, self.seq, self.site, self.line, self.direction,
+            self.cls, self.ts_s, self.track_id, self.confidence, received_s,
+        )  # fmt: skip
+
 
 @dataclass(frozen=True)
 class IntervalRow:

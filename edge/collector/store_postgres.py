@@ -112,21 +112,7 @@ class PostgresStore(Store):
             cur.execute(_STAGE)
             with cur.copy(f"COPY stage_events ({_COLUMNS}) FROM STDIN") as copy:
                 for e, rx in zip(rows, received, strict=True):
-                    copy.write_row(
-                        (
-                            e.device_id,
-                            e.epoch,
-                            e.seq,
-                            e.site,
-                            e.line,
-                            e.direction,
-                            e.cls,
-                            e.ts_s,
-                            e.track_id,
-                            e.confidence,
-                            rx,
-                        )
-                    )
+                    copy.write_row(e.values(rx))
             cur.execute(_MOVE)
             return list(cur.fetchall())
 

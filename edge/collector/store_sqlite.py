@@ -89,22 +89,7 @@ class SqliteStore(Store):
         inserted: list[Row] = []
         cur = self._conn.cursor()
         for e, rx in zip(rows, received, strict=True):
-            cur.execute(
-                _INSERT_EVENT,
-                (
-                    e.device_id,
-                    e.epoch,
-                    e.seq,
-                    e.site,
-                    e.line,
-                    e.direction,
-                    e.cls,
-                    e.ts_s,
-                    e.track_id,
-                    e.confidence,
-                    rx,
-                ),
-            )
+            cur.execute(_INSERT_EVENT, e.values(rx))
             if cur.rowcount == 1:
                 inserted.append((e.site, e.device_id, e.line, e.direction, e.cls, e.ts_s))
         return inserted
