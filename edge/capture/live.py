@@ -110,3 +110,30 @@ class NewestFrame:
             frame = self.get(poll_s)
             if frame is not None:
                 yield frame
+
+
+class SlotReader:
+    """The reading side both live sources share: a ``NewestFrame`` slot and a clock offset.
+
+    Subclasses set ``_slot`` and ``_offset_s`` (UTC minus the clock their frame times use).
+    """
+
+    _slot: NewestFrame
+    _offset_s: float
+
+    @property
+    def dropped(self) -> int:
+        """Frames overwritten before the pipeline took them."""
+        return self._slot.dropped
+
+    def utc_offset_s(self) -> float:
+        """UTC minus the source's frame clock, sampled when the source opened."""
+        return self._offset_s
+
+    def read(self, timeout_s: float) -> Frame | None:
+        """The newest untaken frame, or None within ``timeout_s`` (see ``NewestFrame.get``)."""
+        return self._slot.get(timeout_s)
+
+    def frames(self) -> Iterator[Frame]:
+        """Yield frames until ``close``; raises ``SourceError`` if the reader failed."""
+        return self._slot.frames()

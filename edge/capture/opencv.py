@@ -16,13 +16,12 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 
-from edge.capture.live import NewestFrame, SourceStats
+from edge.capture.live import NewestFrame, SlotReader, SourceStats
 from edge.config import OpenCVSourceConfig
 from edge.errors import SourceError
 from edge.types import Frame
@@ -66,7 +65,7 @@ def open_capture(url: str, timeout_s: float) -> cv2.VideoCapture | None:
     return cap
 
 
-class OpenCVSource:
+class OpenCVSource(SlotReader):
     """Frames of a USB camera or network stream; newest frame kept, reconnects by itself.
 
     Args:
@@ -102,27 +101,10 @@ class OpenCVSource:
         """Frame width and height in pixels (from the first frame)."""
         return self._size
 
-    @property
-    def dropped(self) -> int:
-        """Frames overwritten before the pipeline took them."""
-        return self._slot.dropped
-
     def stats(self) -> SourceStats:
         """Captured, dropped, reconnects and whether the stream is lost right now."""
         s = self._slot
         return SourceStats(s.captured, s.dropped, self._reconnects, self._lost)
-
-    def utc_offset_s(self) -> float:
-        """UTC minus the monotonic clock, sampled when the source opened."""
-        return self._offset_s
-
-    def read(self, timeout_s: float) -> Frame | None:
-        """The newest untaken frame, or None within ``timeout_s`` (see ``NewestFrame.get``)."""
-        return self._slot.get(timeout_s)
-
-    def frames(self) -> Iterator[Frame]:
-        """Yield frames until ``close``; raises ``SourceError`` if the reader thread failed."""
-        return self._slot.frames()
 
     def close(self) -> None:
         """Stop the reader thread (it releases the camera)."""

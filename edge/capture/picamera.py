@@ -19,13 +19,12 @@ import importlib
 import logging
 import threading
 import time
-from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
 import numpy as np
 
-from edge.capture.live import NewestFrame, SourceStats
+from edge.capture.live import NewestFrame, SlotReader, SourceStats
 from edge.config import PicameraSourceConfig
 from edge.errors import SourceError
 from edge.types import Frame
@@ -48,7 +47,7 @@ def import_picamera2() -> ModuleType:
         ) from None
 
 
-class PicameraSource:
+class PicameraSource(SlotReader):
     """Frames of the Pi camera module at ``cfg.width``×``cfg.height``, BGR, newest kept.
 
     Args:
@@ -94,26 +93,9 @@ class PicameraSource:
         """Configured width and height in pixels."""
         return self._cfg.width, self._cfg.height
 
-    @property
-    def dropped(self) -> int:
-        """Frames overwritten before the pipeline took them."""
-        return self._slot.dropped
-
     def stats(self) -> SourceStats:
         """Captured and dropped frames; the Pi camera never reconnects in-process."""
         return SourceStats(self._slot.captured, self._slot.dropped, 0, False)
-
-    def utc_offset_s(self) -> float:
-        """UTC minus ``CLOCK_BOOTTIME``, sampled when the camera started."""
-        return self._offset_s
-
-    def read(self, timeout_s: float) -> Frame | None:
-        """The newest untaken frame, or None within ``timeout_s``."""
-        return self._slot.get(timeout_s)
-
-    def frames(self) -> Iterator[Frame]:
-        """Yield frames until ``close``; raises ``SourceError`` if the camera failed."""
-        return self._slot.frames()
 
     def close(self) -> None:
         """Stop the reader thread, then stop and close the camera."""
