@@ -53,21 +53,28 @@ TICK_S = 0.25
 _WATCHDOG_MIN_S = 1.0
 
 
-def open_source(cfg: SourceConfig, detect_fps: float | None) -> FrameSource:
+def open_source(
+    cfg: SourceConfig, detect_fps: float | None, keep_skipped: bool = False
+) -> FrameSource:
     """Open the configured source; picamera2 is imported only when the Pi camera is used.
+
+    ``keep_skipped`` makes the source hand over motion images of the frames the pipeline did
+    not process (``Frame.between``), for the tracker's optical flow.
 
     Raises:
         SourceError: the camera, stream or file cannot be opened.
     """
     if isinstance(cfg, ReplaySourceConfig):
-        return ReplaySource(cfg.path, detect_fps=detect_fps, realtime=cfg.realtime)
+        return ReplaySource(
+            cfg.path, detect_fps=detect_fps, realtime=cfg.realtime, keep_skipped=keep_skipped
+        )
     if isinstance(cfg, OpenCVSourceConfig):
         from edge.capture.opencv import OpenCVSource  # noqa: PLC0415 - cv2 only when used
 
-        return OpenCVSource(cfg)
+        return OpenCVSource(cfg, keep_skipped)
     from edge.capture.picamera import PicameraSource  # noqa: PLC0415 - only on a Pi
 
-    return PicameraSource(cfg)
+    return PicameraSource(cfg, keep_skipped=keep_skipped)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -199,7 +206,9 @@ class App:
         if cfg.source is None:
             raise ConfigError("source: no camera or video configured (add a [source] section)")
         pipeline = build_pipeline(cfg, self.models_dir)
-        self.source = source = open_source(cfg.source, cfg.detector.detect_fps)
+        self.source = source = open_source(
+            cfg.source, cfg.detector.detect_fps, keep_skipped=cfg.tracker.optical_flow
+        )
         check_lines_inside(cfg.lines, *source.size_wh)
         check_zones_inside(cfg.zones, *source.size_wh)
         live = isinstance(source, LiveSource)

@@ -71,8 +71,8 @@ class Pipeline:
         detections = self.detector.detect(frame)
         t1 = time.perf_counter()
         if self.flow is not None:
-            self.flow.update(frame.image)
-        tracks = self.tracker.update(detections, frame.ts_s, self.flow)
+            self.flow.update(frame.image, frame.between)
+        tracks = self.tracker.update(detections, frame.ts_s, self.flow, frame.size_wh)
         t2 = time.perf_counter()
         crossings = tuple(self.counter.update(tracks))
         t3 = time.perf_counter()

@@ -139,7 +139,9 @@ def replay(
         SourceError: the video cannot be read. ConfigError: a line lies outside the frame.
         ModelError: the model cannot be loaded.
     """
-    source = ReplaySource(video, detect_fps=cfg.detector.detect_fps)
+    source = ReplaySource(
+        video, detect_fps=cfg.detector.detect_fps, keep_skipped=cfg.tracker.optical_flow
+    )
     try:
         check_lines_inside(cfg.lines, *source.size_wh)
         check_zones_inside(cfg.zones, *source.size_wh)

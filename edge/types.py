@@ -36,11 +36,15 @@ class Frame:
         image: H×W×3 uint8, BGR as OpenCV decodes it.
         ts_s: source time in seconds (file PTS, sensor timestamp or monotonic clock).
         seq: index of the frame in its source, counting frames skipped on purpose.
+        between: small gray copies of the frames the source skipped since the previous frame
+            it gave out, oldest first (``capture.skipped``); they let optical flow follow boxes
+            one camera frame at a time. Empty when none were skipped or kept.
     """
 
     image: ImageArray
     ts_s: float
     seq: int
+    between: tuple[ImageArray, ...] = ()
 
     def __post_init__(self) -> None:
         if self.image.ndim != 3 or self.image.shape[2] != 3:
@@ -97,13 +101,16 @@ class Detections:
 class Tracks:
     """Confirmed tracks observed in one frame.
 
-    Only tracks matched to a detection in this frame are listed; the counter compares each
-    track's anchor with its previous observation, so a gap in between is harmless.
+    Only tracks the image placed in this frame are listed (matched to a detection, or moved by
+    optical flow while the detector missed them); the counter compares each track's anchor
+    with its previous observation, so a gap in between is harmless.
 
     Attributes:
-        xyxy: N×4 float32 boxes in frame pixels (the matched detection's box).
-        confidence: N float32 detection scores.
-        class_id: N int64 class of the matched detection in this frame (not voted).
+        xyxy: N×4 float32 boxes in frame pixels (the matched detection's box, or the tracker's
+            estimate for a track placed by flow alone).
+        confidence: N float32 detection scores; 0 for a track placed by flow alone.
+        class_id: N int64 class of the matched detection in this frame (not voted), or the
+            track's voted class when placed by flow alone.
         track_id: N int64 ids, unique within one tracker instance.
         ts_s: time of the frame in seconds.
     """
@@ -123,6 +130,18 @@ class Tracks:
 
     def __len__(self) -> int:
         return len(self.xyxy)
+
+    def extend(self, more: Tracks) -> Tracks:
+        """These tracks followed by ``more`` (same frame)."""
+        if len(more) == 0:
+            return self
+        return Tracks(
+            np.concatenate([self.xyxy, more.xyxy]),
+            np.concatenate([self.confidence, more.confidence]),
+            np.concatenate([self.class_id, more.class_id]),
+            np.concatenate([self.track_id, more.track_id]),
+            self.ts_s,
+        )
 
     @staticmethod
     def empty(ts_s: float) -> Tracks:

@@ -66,7 +66,11 @@ def replay_cached(clip_dir: Path, cfg: AppConfig, cache: Path, verbose: bool) ->
     """Replay one clip over its cached detections and score it."""
     meta, lines = load_clip(clip_dir)
     cfg = cfg.model_copy(update={"lines": lines})
-    source = ReplaySource(clip_dir / "video.mp4", detect_fps=cfg.detector.detect_fps)
+    source = ReplaySource(
+        clip_dir / "video.mp4",
+        detect_fps=cfg.detector.detect_fps,
+        keep_skipped=cfg.tracker.optical_flow,
+    )
     pipe = Pipeline(
         CachedDetector(cache, cfg.detector.score_threshold),
         ByteTracker(cfg.tracker),

@@ -7,11 +7,13 @@ counted in ``dropped``. The consumer always gets the most recent image, never a 
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from edge.capture.skipped import SkippedFrames
 from edge.errors import SourceError
 from edge.types import Frame
 
@@ -51,11 +53,17 @@ class LiveSource(Protocol):
 
 
 class NewestFrame:
-    """A one-frame slot: ``put`` never blocks and replaces an untaken frame (counted)."""
+    """A one-frame slot: ``put`` never blocks and replaces an untaken frame (counted).
 
-    def __init__(self) -> None:
-        """Create an empty, open slot."""
+    Args:
+        keep_skipped: keep a motion image of each replaced frame and hand them over with the
+            next frame taken (``Frame.between``), for the tracker's optical flow.
+    """
+
+    def __init__(self, keep_skipped: bool = False) -> None:
         self._cond = threading.Condition()
+        self._skipped = SkippedFrames(keep_skipped)
+        self._after_gap = False  # the untaken frame predates a break in the stream
         self._frame: Frame | None = None
         self._error: BaseException | None = None
         self._closed = False
@@ -68,6 +76,9 @@ class NewestFrame:
             self.captured += 1
             if self._frame is not None:
                 self.dropped += 1
+                if not self._after_gap:
+                    self._skipped.add(self._frame.image)
+            self._after_gap = False
             self._frame = frame
             self._cond.notify()
 
@@ -102,7 +113,15 @@ class NewestFrame:
             if self._error is not None:
                 raise SourceError(f"camera reader failed: {self._error}") from self._error
             frame, self._frame = self._frame, None
-            return frame
+            if frame is None:
+                return None
+            return dataclasses.replace(frame, between=self._skipped.take())
+
+    def gap(self) -> None:
+        """The stream broke (a reconnect): skipped frames no longer lead to the next one."""
+        with self._cond:
+            self._skipped.clear()
+            self._after_gap = True
 
     def frames(self, poll_s: float = 0.5) -> Iterator[Frame]:
         """Yield the newest frames until ``close``; re-raises a reader failure."""

@@ -75,14 +75,16 @@ class OpenCVSource(SlotReader):
             or bit-identical frames, for that long means the stream is dead; too short and a
             perfectly still compressed scene can trigger a needless reconnect) and
             ``open_timeout_s`` (how long the first open may take before start-up fails).
+        keep_skipped: hand over motion images of frames replaced before the pipeline took
+            them (``NewestFrame``), for the tracker's optical flow.
 
     Raises:
         SourceError: the camera cannot be opened, or gives no frame, within ``open_timeout_s``.
     """
 
-    def __init__(self, cfg: OpenCVSourceConfig) -> None:
+    def __init__(self, cfg: OpenCVSourceConfig, keep_skipped: bool = False) -> None:
         self._cfg = cfg
-        self._slot = NewestFrame()
+        self._slot = NewestFrame(keep_skipped)
         self._stop = threading.Event()
         self._reconnects = 0
         self._lost = False
@@ -195,6 +197,7 @@ class OpenCVSource(SlotReader):
 
     def _mark_lost(self, reason: str) -> None:
         self.last_loss = reason
+        self._slot.gap()
         if not self._lost:
             log.warning("camera %r lost: %s; reconnecting", self._cfg.url, reason)
         self._lost = True

@@ -53,17 +53,25 @@ class PicameraSource(SlotReader):
     Args:
         cfg: size and frame rate. A lower ``fps`` gives longer exposures in dim light and
             less CPU in the ISP copy; keep it at or above twice the processed rate so the
-            newest frame is always fresh.
+            newest frame is always fresh (and, with optical flow, at 15 or more: flow follows
+            boxes one camera frame at a time).
         module: the picamera2 module (tests inject a fake); imported here when None.
+        keep_skipped: hand over motion images of frames replaced before the pipeline took
+            them (``NewestFrame``), for the tracker's optical flow.
 
     Raises:
         SourceError: picamera2 is missing, or the camera cannot be opened or configured.
     """
 
-    def __init__(self, cfg: PicameraSourceConfig, module: ModuleType | None = None) -> None:
+    def __init__(
+        self,
+        cfg: PicameraSourceConfig,
+        module: ModuleType | None = None,
+        keep_skipped: bool = False,
+    ) -> None:
         picamera2 = module if module is not None else import_picamera2()
         self._cfg = cfg
-        self._slot = NewestFrame()
+        self._slot = NewestFrame(keep_skipped)
         self._stop = threading.Event()
         self._seq = 0
         self._cam: Any = self._open(picamera2)

@@ -11,6 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from edge.capture.skipped import SkippedFrames
 from edge.errors import SourceError
 from edge.types import Frame
 
@@ -30,9 +31,17 @@ class ReplaySource:
             to emulate a device that detects slower than the camera records. The skipped frames
             are grabbed but not decoded to images, and counted in ``dropped``.
         realtime: sleep so frames come out at the speed they were recorded (live emulation).
+        keep_skipped: decode the frames skipped for ``detect_fps`` too and hand their motion
+            images over with the next frame (``Frame.between``), as a live camera does.
     """
 
-    def __init__(self, path: Path, detect_fps: float | None = None, realtime: bool = False):
+    def __init__(
+        self,
+        path: Path,
+        detect_fps: float | None = None,
+        realtime: bool = False,
+        keep_skipped: bool = False,
+    ):
         if not path.is_file():
             raise SourceError(f"{path}: no such video file")
         self._cap = cv2.VideoCapture(str(path))
@@ -49,6 +58,8 @@ class ReplaySource:
         self._period_s = 1.0 / detect_fps if detect_fps else 0.0
         self._realtime = realtime
         self._dropped = 0
+        self._skipped = SkippedFrames(keep_skipped)
+        self._keep_skipped = keep_skipped
 
     @property
     def size_wh(self) -> tuple[int, int]:
@@ -91,6 +102,7 @@ class ReplaySource:
             # A small tolerance so 30 fps -> 5 fps keeps every 6th frame despite PTS rounding.
             if self._period_s and ts_s + 1e-3 < next_due_s:
                 self._dropped += 1
+                self._keep(index - 1)
                 continue
             ok, image = self._cap.retrieve()
             if not ok or image is None:
@@ -100,9 +112,25 @@ class ReplaySource:
             if self._realtime:
                 time.sleep(max(0.0, wall0 + ts_s - time.monotonic()))
             yielded += 1
-            yield Frame(image=np.asarray(image, np.uint8), ts_s=ts_s, seq=index - 1)
+            yield Frame(
+                image=np.asarray(image, np.uint8),
+                ts_s=ts_s,
+                seq=index - 1,
+                between=self._skipped.take(),
+            )
         if yielded == 0:
             raise SourceError(f"{self._path}: no decodable frames")
+
+    def _keep(self, index: int) -> None:
+        """Decode a skipped frame for its motion image (``keep_skipped``)."""
+        if not self._keep_skipped:
+            return
+        ok, image = self._cap.retrieve()
+        if ok and image is not None:
+            self._skipped.add(np.asarray(image, np.uint8))
+        else:
+            log.warning("%s: skipped frame %d does not decode", self._path, index)
+            self._skipped.clear()
 
     def close(self) -> None:
         """Release the decoder."""

@@ -32,8 +32,15 @@ class Tracker(Protocol):
         """Whether ``update`` wants a ``motion`` (the pipeline then measures optical flow)."""
         ...
 
-    def update(self, detections: Detections, ts_s: float, motion: Motion | None = None) -> Tracks:
-        """Associate one frame of detections; ``motion`` is optional image motion."""
+    def update(
+        self,
+        detections: Detections,
+        ts_s: float,
+        motion: Motion | None = None,
+        frame_wh: tuple[int, int] | None = None,
+    ) -> Tracks:
+        """Associate one frame of detections; ``motion`` is optional image motion, ``frame_wh``
+        the frame size (tracks that left it end)."""
         ...
 
     def reset(self) -> None:

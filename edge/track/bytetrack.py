@@ -49,6 +49,10 @@ _PRIOR_SHARE = 0.6
 #: with this weight (``flow.appearance_distance``: 0 same look, about 0.5 unrelated).
 _LOOK_GATE = 0.6
 _LOOK_WEIGHT = 1.0
+#: A track placed by optical flow alone is reported only if its detections span this long: a
+#: track started by one stray box (often a second box on an object another track holds) is
+#: not trusted to move on its own.
+_FLOW_SPAN_S = 0.05
 #: Standard deviation of an optical-flow position, as a fraction of the box size.
 _FLOW_POS = 0.08
 
@@ -71,6 +75,11 @@ class _Track:
     @property
     def group(self) -> int:
         return int(_GROUP[int(np.argmax(self.class_score))])
+
+    @property
+    def detected_span_s(self) -> float:
+        """Time from the first to the latest matched detection."""
+        return self.last_ts - self.first_ts
 
 
 @dataclass(frozen=True)
@@ -110,7 +119,13 @@ class ByteTracker:
         """Whether ``update`` wants image motion (``TrackerConfig.optical_flow``)."""
         return self._cfg.optical_flow
 
-    def update(self, detections: Detections, ts_s: float, motion: Motion | None = None) -> Tracks:
+    def update(
+        self,
+        detections: Detections,
+        ts_s: float,
+        motion: Motion | None = None,
+        frame_wh: tuple[int, int] | None = None,
+    ) -> Tracks:
         """Associate one frame of detections and return the confirmed tracks seen in it.
 
         Args:
@@ -118,10 +133,15 @@ class ByteTracker:
             ts_s: source time of the frame in seconds; differences drive the motion model.
             motion: image motion since the previous call's frame; tracks whose box was placed
                 by the image in that frame are moved by it before association.
+            frame_wh: the frame's size; an unmatched track whose predicted centre has left it
+                is dropped at once (it cannot be seen again, and kept alive its widening gate
+                would grab the next object to appear).
 
         Returns:
-            Confirmed tracks matched in this frame, with the matched detection's box, score and
-            class.
+            Confirmed tracks seen in this frame: matched ones with the detection's box, score and
+            class; unmatched ones that optical flow placed (an object the detector missed in
+            this frame, often half hidden behind the one ahead) with the filter's box, score 0
+            and their voted class.
         """
         moved = self._measure_motion(motion, ts_s)
         predict_many(
@@ -144,9 +164,14 @@ class ByteTracker:
         m3 = self._associate(tentative, np.array(m1.free_dets, np.int64), dets)
         reported = self._apply(m1.pairs + m2.pairs + m3.pairs, dets, ts_s)
         reported += self._spawn(m3.free_dets, dets, ts_s)
-        self._evict(ts_s)
+        flowed = [
+            t
+            for t, _ in moved
+            if t.confirmed and t.last_ts < ts_s and t.detected_span_s >= _FLOW_SPAN_S
+        ]
+        self._evict(ts_s, frame_wh)
         self._prev_ts = ts_s
-        return _to_tracks(reported, dets, ts_s)
+        return _to_tracks(reported, dets, ts_s).extend(_flow_only(flowed, ts_s))
 
     def _measure_motion(self, motion: Motion | None, ts_s: float) -> list[tuple[_Track, F64]]:
         """Where the image moved the boxes of tracks placed in the previous frame.
@@ -253,14 +278,32 @@ class ByteTracker:
             self._tracks.append(t)
         return reported
 
-    def _evict(self, ts_s: float) -> None:
+    def _evict(self, ts_s: float, frame_wh: tuple[int, int] | None) -> None:
         cfg = self._cfg
         self._tracks = [
             t
             for t in self._tracks
             if ts_s - t.last_ts
             <= (cfg.max_lost_s if t.confirmed else cfg.max_tentative_lost_s) + 1e-9
+            and (t.last_ts >= ts_s or frame_wh is None or _inside(t.kf.x[:2], frame_wh))
         ]
+
+
+def _flow_only(flowed: list[_Track], ts_s: float) -> Tracks:
+    """Tracks placed by optical flow alone, reported with the filter's box and score 0."""
+    if not flowed:
+        return Tracks.empty(ts_s)
+    return Tracks(
+        np.array([t.kf.box for t in flowed], np.float32).reshape(-1, 4),
+        np.zeros(len(flowed), np.float32),
+        np.array([int(np.argmax(t.class_score)) for t in flowed], np.int64),
+        np.array([t.track_id for t in flowed], np.int64),
+        ts_s,
+    )
+
+
+def _inside(center: F64, frame_wh: tuple[int, int]) -> bool:
+    return 0.0 <= float(center[0]) <= frame_wh[0] and 0.0 <= float(center[1]) <= frame_wh[1]
 
 
 def _mahalanobis2(mean: F64, cov: F64, points: F64) -> F64:

@@ -11,10 +11,13 @@ per frame on a small CPU.
 
 from __future__ import annotations
 
+import itertools
+
 import cv2
 import numpy as np
 import numpy.typing as npt
 
+from edge.capture.skipped import motion_gray
 from edge.types import ImageArray
 
 F64 = npt.NDArray[np.float64]
@@ -40,35 +43,38 @@ _AGREE = 0.15
 
 
 class BoxFlow:
-    """Displacement of boxes between the previous image and the current one.
+    """Displacement of boxes between the previous processed image and the current one.
 
-    Call ``update`` with every processed frame, then ``displace`` with boxes of the previous
-    frame to get them in the current one.
-
-    Args:
-        max_side_px: frames are downscaled so that their long side is at most this (cost grows
-            with the pixel count; flow needs texture, not resolution).
+    Call ``update`` with every processed frame (and the motion images of the frames skipped
+    before it), then ``displace`` with boxes of the previous frame to get them in the current
+    one. With skipped frames the boxes are followed one camera frame at a time (a "median flow"
+    tracker): each step moves the box by the median flow of a fresh point grid, so points lost on
+    the way do not matter, and a box whose flow fails at any step is reported unreliable.
     """
 
-    def __init__(self, max_side_px: int = 640) -> None:
-        self._max_side_px = max_side_px
+    def __init__(self) -> None:
         self._prev: ImageArray | None = None
+        self._steps: tuple[ImageArray, ...] = ()
         self._cur: ImageArray | None = None
         self._scale = 1.0
 
     def reset(self) -> None:
         """Forget the images (a gap in the stream: nothing to compare with)."""
         self._prev = self._cur = None
+        self._steps = ()
 
-    def update(self, image: ImageArray) -> None:
-        """Take the next frame (H×W×3 BGR or H×W gray, uint8)."""
-        gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-        long_side = max(gray.shape[:2])
-        self._scale = min(1.0, self._max_side_px / long_side)
-        if self._scale < 1.0:
-            size = (round(gray.shape[1] * self._scale), round(gray.shape[0] * self._scale))
-            gray = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
-        self._prev, self._cur = self._cur, np.ascontiguousarray(gray)
+    def update(self, image: ImageArray, between: tuple[ImageArray, ...] = ()) -> None:
+        """Take the next processed frame (H×W×3 BGR or H×W gray, uint8).
+
+        Args:
+            image: the frame.
+            between: motion images (``capture.skipped.motion_gray``) of the frames skipped
+                since the previous processed one, oldest first.
+        """
+        cur = motion_gray(image)
+        self._scale = cur.shape[1] / image.shape[1]
+        self._prev, self._cur = self._cur, cur
+        self._steps = tuple(g for g in between if g.shape == cur.shape)
 
     def displace(self, xyxy: npt.NDArray[np.floating]) -> tuple[F64, BoolArray]:
         """Move boxes of the previous frame to where the image content went in the current one.
@@ -78,26 +84,23 @@ class BoxFlow:
 
         Returns:
             The N×4 moved boxes (size unchanged) and N flags, False where the flow was not
-            reliable (too few points survived or they disagree); those boxes are returned as
-            given.
+            reliable (too few points survived or they disagree, at any step); those boxes are
+            returned as given.
         """
         boxes = np.asarray(xyxy, np.float64).reshape(-1, 4)
-        moved, ok = boxes.copy(), np.zeros(len(boxes), bool)
+        ok = np.zeros(len(boxes), bool)
         if self._prev is None or self._cur is None or len(boxes) == 0:
-            return moved, ok
-        p0 = _grid_points(boxes * self._scale)
-        p1, good = self._track(p0)
-        shift = ((p1 - p0.reshape(-1, 2)) / self._scale).reshape(len(boxes), _GRID * _GRID, 2)
-        good = good.reshape(len(boxes), _GRID * _GRID)
-        size = np.sqrt(np.maximum((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]), 1))
-        for i in np.flatnonzero(good.sum(axis=1) >= _MIN_SHARE * _GRID * _GRID):
-            d = shift[i][good[i]]
-            med = np.median(d, axis=0)
-            agree = np.hypot(*(d - med).T) <= _AGREE * size[i]
-            if agree.sum() >= _MIN_SHARE * _GRID * _GRID:
-                moved[i] = boxes[i] + np.tile(np.median(d[agree], axis=0), 2)
-                ok[i] = True
-        return moved, ok
+            return boxes.copy(), ok
+        chain = [self._prev, *self._steps, self._cur]
+        moved, ok[:] = boxes * self._scale, True
+        for a, b in itertools.pairwise(chain):
+            live = np.flatnonzero(ok)
+            if len(live) == 0:
+                break
+            step, good = _step(a, b, moved[live])
+            moved[live] = step
+            ok[live] = good
+        return np.where(ok[:, None], moved / self._scale, boxes), ok
 
     def describe(self, xyxy: npt.NDArray[np.floating]) -> npt.NDArray[np.float32]:
         """Appearance of boxes in the current image: N×D descriptors (D = ``THUMB``² + 1).
@@ -125,21 +128,45 @@ class BoxFlow:
             out[i, -1] = mean / 255.0
         return out
 
-    def _track(self, p0: npt.NDArray[np.float32]) -> tuple[npt.NDArray[np.float32], BoolArray]:
-        """Follow points forward and back; keep those that return to their start."""
-        assert self._prev is not None and self._cur is not None
-        prev, cur, win = self._prev, self._cur, (_WIN, _WIN)
-        p1, st1, _ = cv2.calcOpticalFlowPyrLK(
-            prev, cur, p0, np.empty(0), winSize=win, maxLevel=_LEVELS, criteria=_CRITERIA
-        )
-        back, st2, _ = cv2.calcOpticalFlowPyrLK(
-            cur, prev, p1, np.empty(0), winSize=win, maxLevel=_LEVELS, criteria=_CRITERIA
-        )
-        back = np.asarray(back, np.float32)
-        st1, st2 = np.asarray(st1), np.asarray(st2)
-        fb = np.hypot(*(back - p0).reshape(-1, 2).T)
-        good = (st1.ravel() == 1) & (st2.ravel() == 1) & (fb <= _FB_MAX_PX)
-        return np.asarray(p1, np.float32).reshape(-1, 2), np.asarray(good, np.bool_)
+
+def _step(prev: ImageArray, cur: ImageArray, boxes: F64) -> tuple[F64, BoolArray]:
+    """Move N boxes (motion-image pixels) by the median flow of their point grids, one step.
+
+    Points are kept where tracking them back lands where they started (forward-backward check)
+    and where they agree with the median; a box moves when enough of its points do.
+    """
+    n = len(boxes)
+    p0 = _grid_points(boxes)
+    p1, good = _track(prev, cur, p0)
+    shift = (p1 - p0.reshape(-1, 2)).reshape(n, _GRID * _GRID, 2)
+    good = good.reshape(n, _GRID * _GRID)
+    size = np.sqrt(np.maximum((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]), 1))
+    moved, ok = boxes.copy(), np.zeros(n, bool)
+    for i in np.flatnonzero(good.sum(axis=1) >= _MIN_SHARE * _GRID * _GRID):
+        d = shift[i][good[i]]
+        agree = np.hypot(*(d - np.median(d, axis=0)).T) <= _AGREE * size[i]
+        if agree.sum() >= _MIN_SHARE * _GRID * _GRID:
+            moved[i] = boxes[i] + np.tile(np.median(d[agree], axis=0), 2)
+            ok[i] = True
+    return moved, ok
+
+
+def _track(
+    prev: ImageArray, cur: ImageArray, p0: npt.NDArray[np.float32]
+) -> tuple[npt.NDArray[np.float32], BoolArray]:
+    """Follow points forward and back; keep those that return to their start."""
+    win = (_WIN, _WIN)
+    p1, st1, _ = cv2.calcOpticalFlowPyrLK(
+        prev, cur, p0, np.empty(0), winSize=win, maxLevel=_LEVELS, criteria=_CRITERIA
+    )
+    back, st2, _ = cv2.calcOpticalFlowPyrLK(
+        cur, prev, p1, np.empty(0), winSize=win, maxLevel=_LEVELS, criteria=_CRITERIA
+    )
+    back = np.asarray(back, np.float32)
+    st1, st2 = np.asarray(st1), np.asarray(st2)
+    fb = np.hypot(*(back - p0).reshape(-1, 2).T)
+    good = (st1.ravel() == 1) & (st2.ravel() == 1) & (fb <= _FB_MAX_PX)
+    return np.asarray(p1, np.float32).reshape(-1, 2), np.asarray(good, np.bool_)
 
 
 def appearance_distance(a: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> F64:

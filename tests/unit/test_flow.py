@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from edge.capture.skipped import motion_gray
 from edge.config import TrackerConfig
 from edge.track.bytetrack import ByteTracker
 from edge.track.flow import BoxFlow, appearance_distance
@@ -95,3 +96,88 @@ def run_follow(use_flow: bool) -> set[int]:
 def test_fast_car_with_a_close_follower_keeps_its_id_with_flow_only() -> None:
     assert len(run_follow(use_flow=True)) == 1
     assert len(run_follow(use_flow=False)) > 1
+
+
+def test_skipped_frames_let_flow_follow_a_jump_it_cannot_make_at_once() -> None:
+    """A textured square moves 60 px between two processed frames: too far for one LK jump
+    (the nearest texture matches wrongly or not at all), easy in six steps of 10 px."""
+    steps = [scene([(40 + 10 * k, 80, 1)]) for k in range(7)]
+    box = np.array([[40, 80, 80, 120]], np.float32)
+    chained = BoxFlow()
+    chained.update(steps[0])
+    chained.update(steps[6], tuple(motion_gray(img) for img in steps[1:6]))
+    moved, ok = chained.displace(box)
+    assert ok.tolist() == [True]
+    np.testing.assert_allclose(moved[0], [100, 80, 140, 120], atol=1.0)
+    direct = BoxFlow()
+    direct.update(steps[0])
+    direct.update(steps[6])
+    moved, ok = direct.displace(box)
+    assert not (ok[0] and abs(moved[0][0] - 100) < 1.0)
+
+
+def test_a_box_lost_at_any_step_is_not_reliable() -> None:
+    """The square vanishes in the middle skipped frame: the chain cannot vouch for the box."""
+    frames = [scene([(40 + 10 * k, 80, 1)]) if k != 3 else scene([]) for k in range(7)]
+    flow = BoxFlow()
+    flow.update(frames[0])
+    flow.update(frames[6], tuple(motion_gray(img) for img in frames[1:6]))
+    _, ok = flow.displace(np.array([[40, 80, 80, 120]], np.float32))
+    assert ok.tolist() == [False]
+
+
+def test_skipped_frames_of_another_size_are_ignored() -> None:
+    """Motion images that do not match the frame (the camera changed mode) are not chained."""
+    flow = BoxFlow()
+    flow.update(scene([(100, 80, 1)]))
+    flow.update(scene([(106, 83, 1)]), (np.zeros((10, 10), np.uint8),))
+    moved, ok = flow.displace(np.array([[100, 80, 140, 120]], np.float32))
+    assert ok.tolist() == [True]
+    np.testing.assert_allclose(moved[0], [106, 83, 146, 123], atol=1.0)
+
+
+def one_car(box: tuple[float, float, float, float], score: float = 0.9) -> Detections:
+    return Detections(np.array([box], np.float32), np.array([score], np.float32),
+                      np.array([CLASS_ID["car"]], np.int64))  # fmt: skip
+
+
+def test_a_missed_detection_is_bridged_by_flow_and_reported_with_score_zero() -> None:
+    """The detector misses a car for one frame (occlusion): the track is still reported, where
+    the image says the car is, so a crossing in that frame is not lost."""
+    tracker = ByteTracker(TrackerConfig())
+    flow = BoxFlow()
+    out = None
+    for k in range(4):
+        x = 40 + 12 * k
+        flow.update(scene([(x, 80, 1)]))
+        dets = one_car(car(x, 80)) if k != 3 else Detections.empty()
+        out = tracker.update(dets, k * 0.04, flow, (W, H))
+    assert out is not None and len(out) == 1
+    assert float(out.confidence[0]) == 0.0
+    np.testing.assert_allclose(out.xyxy[0], car(76, 80), atol=1.5)
+
+
+def test_a_track_with_a_single_detection_does_not_move_on_flow_alone() -> None:
+    tracker = ByteTracker(TrackerConfig())
+    flow = BoxFlow()
+    flow.update(scene([(40, 80, 1)]))
+    assert len(tracker.update(one_car(car(40, 80)), 0.0, flow, (W, H))) == 1
+    flow.update(scene([(52, 80, 1)]))
+    assert len(tracker.update(Detections.empty(), 0.04, flow, (W, H))) == 0
+
+
+def test_a_track_that_left_the_frame_ends_at_once() -> None:
+    """A car leaves through the bottom edge. Kept alive for ``max_lost_s``, its widening gate
+    would grab the next car to appear; knowing the frame, the tracker ends it when its
+    predicted centre is outside."""
+
+    def live_tracks_after_leaving(frame_wh: tuple[int, int] | None) -> int:
+        tracker = ByteTracker(TrackerConfig(optical_flow=False))
+        for k in range(6):
+            y = 140 + 12 * k  # 300 px/s down, the last box touches the bottom edge
+            tracker.update(one_car((100, y, 140, min(y + 40, H))), k * 0.04, None, frame_wh)
+        tracker.update(Detections.empty(), 0.4, None, frame_wh)
+        return len(tracker)
+
+    assert live_tracks_after_leaving(None) == 1
+    assert live_tracks_after_leaving((W, H)) == 0
