@@ -113,6 +113,9 @@ class Tracks:
             track's voted class when placed by flow alone.
         track_id: N int64 ids, unique within one tracker instance.
         ts_s: time of the frame in seconds.
+        previous_xyxy: N×4 float32, for a track started in this frame the box optical flow
+            traced it back to in the previous processed frame (where the object came from
+            before the detector found it); NaN otherwise. None: all NaN.
     """
 
     xyxy: FloatArray
@@ -120,6 +123,7 @@ class Tracks:
     class_id: IntArray
     track_id: IntArray
     ts_s: float
+    previous_xyxy: FloatArray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.xyxy)
@@ -127,6 +131,14 @@ class Tracks:
         _check_rows("confidence", self.confidence, n, None)
         _check_rows("class_id", self.class_id, n, None)
         _check_rows("track_id", self.track_id, n, None)
+        if self.previous_xyxy is not None:
+            _check_rows("previous_xyxy", self.previous_xyxy, n, 4)
+
+    def previous(self, i: int) -> FloatArray | None:
+        """Track ``i``'s traced box in the previous processed frame, if it has one."""
+        if self.previous_xyxy is None or not np.isfinite(self.previous_xyxy[i]).all():
+            return None
+        return np.asarray(self.previous_xyxy[i], np.float32)
 
     def __len__(self) -> int:
         return len(self.xyxy)
@@ -135,13 +147,22 @@ class Tracks:
         """These tracks followed by ``more`` (same frame)."""
         if len(more) == 0:
             return self
+        previous = None
+        if self.previous_xyxy is not None or more.previous_xyxy is not None:
+            previous = np.concatenate([self._previous_rows(), more._previous_rows()])
         return Tracks(
             np.concatenate([self.xyxy, more.xyxy]),
             np.concatenate([self.confidence, more.confidence]),
             np.concatenate([self.class_id, more.class_id]),
             np.concatenate([self.track_id, more.track_id]),
             self.ts_s,
+            previous,
         )
+
+    def _previous_rows(self) -> FloatArray:
+        if self.previous_xyxy is not None:
+            return self.previous_xyxy
+        return np.full((len(self), 4), np.nan, np.float32)
 
     @staticmethod
     def empty(ts_s: float) -> Tracks:

@@ -152,6 +152,9 @@ class LineCounter:
             state = self._states.get(tid)
             if state is None:
                 state = self._new_state(box, int(tracks.class_id[i]), pts, ts, seen)
+                origin = tracks.previous(i)
+                if origin is not None and state.n_obs == 0:
+                    _start_at(state, self._anchors(origin.astype(np.float64)), self._segments)
                 self._states[tid] = state
             _observe(state, box, ts, float(tracks.confidence[i]), int(tracks.class_id[i]))
             state.rider_frames += int(riders[i])
@@ -250,6 +253,14 @@ class LineCounter:
             oldest = sorted(self._states, key=lambda t: self._states[t].last_ts)
             for tid in oldest[: len(self._states) - _MAX_STATES]:
                 del self._states[tid]
+
+
+def _start_at(st: _TrackState, pts: F64, segments: list[Segment]) -> None:
+    """Make a new track's line state start at its traced origin (anchors ``pts``, L×2)."""
+    st.last_pt = pts.copy()
+    st.side = np.array(
+        [np.sign(seg.signed_distance(pts[k])[0]) for k, seg in enumerate(segments)], np.int8
+    ).reshape(len(segments))
 
 
 def _observe(st: _TrackState, box: F64, ts: float, conf: float, class_id: int) -> None:

@@ -19,6 +19,12 @@ class Motion(Protocol):
         """Boxes of the previous frame moved into the current one, and which moves are reliable."""
         ...
 
+    def retrace(
+        self, xyxy: npt.NDArray[np.floating]
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
+        """Boxes of the current frame moved back into the previous one, and which are reliable."""
+        ...
+
     def describe(self, xyxy: npt.NDArray[np.floating]) -> npt.NDArray[np.float32]:
         """N×D appearance descriptors of boxes in the current frame."""
         ...

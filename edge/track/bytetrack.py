@@ -163,7 +163,8 @@ class ByteTracker:
         tentative = [i for i, t in enumerate(self._tracks) if not t.confirmed]
         m3 = self._associate(tentative, np.array(m1.free_dets, np.int64), dets)
         reported = self._apply(m1.pairs + m2.pairs + m3.pairs, dets, ts_s)
-        reported += self._spawn(m3.free_dets, dets, ts_s)
+        spawned, origins = self._spawn(m3.free_dets, dets, ts_s, motion)
+        reported += spawned
         flowed = [
             t
             for t, _ in moved
@@ -171,7 +172,7 @@ class ByteTracker:
         ]
         self._evict(ts_s, frame_wh)
         self._prev_ts = ts_s
-        return _to_tracks(reported, dets, ts_s).extend(_flow_only(flowed, ts_s))
+        return _to_tracks(reported, dets, ts_s, origins).extend(_flow_only(flowed, ts_s))
 
     def _measure_motion(self, motion: Motion | None, ts_s: float) -> list[tuple[_Track, F64]]:
         """Where the image moved the boxes of tracks placed in the previous frame.
@@ -258,16 +259,32 @@ class ByteTracker:
                 reported.append((t.track_id, di))
         return reported
 
-    def _spawn(self, free_dets: list[int], dets: Detections, ts_s: float) -> list[tuple[int, int]]:
-        """Start tracks on unmatched confident detections; return those confirmed at once."""
+    def _spawn(
+        self, free_dets: list[int], dets: Detections, ts_s: float, motion: Motion | None
+    ) -> tuple[list[tuple[int, int]], dict[int, F64]]:
+        """Start tracks on unmatched confident detections.
+
+        Where optical flow can trace a new box back to the previous processed frame, that
+        movement gives the track its starting speed and its origin (a box there); otherwise
+        the speed is borrowed from moving neighbours (``_velocity_prior``) or left unknown.
+
+        Returns:
+            (track id, detection) of the tracks confirmed at once, and the traced origins by
+            track id.
+        """
         cfg = self._cfg
         movers = [t for t in self._tracks if t.confirmed and t.hits >= 3 and t.last_ts >= ts_s]
-        reported = []
-        for di in free_dets:
-            if dets.confidence[di] < cfg.new_track_score or len(self._tracks) >= cfg.max_tracks:
-                continue
+        starts = [di for di in free_dets if dets.confidence[di] >= cfg.new_track_score]
+        starts = starts[: max(0, cfg.max_tracks - len(self._tracks))]
+        traced = self._retrace(motion, dets.xyxy[starts], ts_s)
+        reported, origins = [], {}
+        for di, origin in zip(starts, traced, strict=True):
             box = dets.xyxy[di].astype(np.float64)
-            prior = _velocity_prior(box, int(_GROUP[dets.class_id[di]]), movers)
+            if origin is not None:
+                prior: F64 | None = (_center(box) - _center(origin)) / (ts_s - self._prev_ts)
+                origins[self._next_id] = origin
+            else:
+                prior = _velocity_prior(box, int(_GROUP[dets.class_id[di]]), movers)
             t = _Track(self._next_id, BoxKalman.start(box, prior), ts_s, ts_s, ts_s, ts_s)
             t.class_score[int(dets.class_id[di])] += float(dets.confidence[di])
             t.look = None if self._looks is None else self._looks[di]
@@ -276,7 +293,18 @@ class ByteTracker:
                 reported.append((t.track_id, di))
             self._next_id += 1
             self._tracks.append(t)
-        return reported
+        return reported, origins
+
+    def _retrace(
+        self, motion: Motion | None, boxes: npt.NDArray[np.floating], ts_s: float
+    ) -> list[F64 | None]:
+        """Each box traced back to the previous processed frame, None where flow cannot tell."""
+        if motion is None or len(boxes) == 0 or not np.isfinite(self._prev_ts):
+            return [None] * len(boxes)
+        if ts_s <= self._prev_ts:
+            return [None] * len(boxes)
+        back, ok = motion.retrace(boxes)
+        return [back[i] if ok[i] else None for i in range(len(boxes))]
 
     def _evict(self, ts_s: float, frame_wh: tuple[int, int] | None) -> None:
         cfg = self._cfg
@@ -368,9 +396,19 @@ def _dedupe(dets: Detections) -> Detections:
     return dets.select(np.sort(order[keep]))
 
 
-def _to_tracks(reported: list[tuple[int, int]], dets: Detections, ts_s: float) -> Tracks:
+def _center(box: F64) -> F64:
+    return (box[:2] + box[2:]) / 2
+
+
+def _to_tracks(
+    reported: list[tuple[int, int]], dets: Detections, ts_s: float, origins: dict[int, F64]
+) -> Tracks:
     if not reported:
         return Tracks.empty(ts_s)
     ids = np.array([r[0] for r in reported], np.int64)
     di = np.array([r[1] for r in reported], np.int64)
-    return Tracks(dets.xyxy[di], dets.confidence[di], dets.class_id[di], ids, ts_s)
+    previous = np.full((len(ids), 4), np.nan, np.float32)
+    for row, tid in enumerate(ids):
+        if int(tid) in origins:
+            previous[row] = origins[int(tid)]
+    return Tracks(dets.xyxy[di], dets.confidence[di], dets.class_id[di], ids, ts_s, previous)

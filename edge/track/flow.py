@@ -87,11 +87,24 @@ class BoxFlow:
             reliable (too few points survived or they disagree, at any step); those boxes are
             returned as given.
         """
+        return self._follow(xyxy, backward=False)
+
+    def retrace(self, xyxy: npt.NDArray[np.floating]) -> tuple[F64, BoolArray]:
+        """Where boxes of the current frame were in the previous one (``displace`` run back).
+
+        A new track learns from it where its object came from: its speed, and whether it
+        crossed a line while the detector had not yet found it.
+        """
+        return self._follow(xyxy, backward=True)
+
+    def _follow(self, xyxy: npt.NDArray[np.floating], backward: bool) -> tuple[F64, BoolArray]:
         boxes = np.asarray(xyxy, np.float64).reshape(-1, 4)
         ok = np.zeros(len(boxes), bool)
         if self._prev is None or self._cur is None or len(boxes) == 0:
             return boxes.copy(), ok
         chain = [self._prev, *self._steps, self._cur]
+        if backward:
+            chain.reverse()
         moved, ok[:] = boxes * self._scale, True
         for a, b in itertools.pairwise(chain):
             live = np.flatnonzero(ok)

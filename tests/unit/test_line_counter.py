@@ -285,3 +285,28 @@ def test_state_is_bounded_and_evicted_over_a_simulated_day() -> None:
     assert n_crossings == 86_400 // 10 - 1  # the last object has not reached the line yet
     assert max(sizes) <= 8
     assert len(counter) <= 8
+
+
+def test_a_new_track_with_a_traced_origin_counts_the_crossing_it_made_before() -> None:
+    """The tracker traced a new track back to the other side of the line (``previous_xyxy``):
+    the crossing happened while the detector had not found the object yet, and counts."""
+    counter = LineCounter([LINE])
+    box = np.array([[90, 80, 110, 120]], np.float32)  # anchor y = 120: right side of A→B
+    origin = np.array([[90, 40, 110, 80]], np.float32)  # anchor y = 80: left side
+    car = np.array([CLASS_ID["car"]], np.int64)
+    tracks = Tracks(box, np.array([0.9], np.float32), car, np.array([1]), 0.2, origin)
+    crossings = counter.update(tracks)
+    assert [(c.direction, c.class_name) for c in crossings] == [("in", "car")]
+    again = Tracks(box, np.array([0.9], np.float32), car, np.array([2]), 0.2)
+    assert LineCounter([LINE]).update(again) == []
+
+
+def test_tracks_extend_keeps_traced_origins_aligned() -> None:
+    car = np.array([CLASS_ID["car"]], np.int64)
+    one = Tracks(np.zeros((1, 4), np.float32), np.ones(1, np.float32), car, np.array([1]), 0.0)
+    two = Tracks(np.ones((1, 4), np.float32), np.ones(1, np.float32), car, np.array([2]), 0.0,
+                 np.full((1, 4), 5, np.float32))  # fmt: skip
+    both = one.extend(two)
+    assert both.previous(0) is None
+    prev = both.previous(1)
+    assert prev is not None and prev.tolist() == [5, 5, 5, 5]
