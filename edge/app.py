@@ -41,7 +41,7 @@ from edge.errors import ConfigError, EdgeError
 from edge.feeds import EndOfFrames, Feed, LiveFeed, RecordedFeed
 from edge.health import Health, SystemProbe
 from edge.notify import Notifier
-from edge.pipeline import FrameResult, Pipeline
+from edge.pipeline import DetectAhead, FrameResult, Pipeline
 from edge.publish import MetricValue
 from edge.replay import ZoneStage, build_pipeline, check_zones_inside
 from edge.uplink import Uplink
@@ -89,7 +89,8 @@ class Stages:
 
 
 class Processor:
-    """The processing thread: detect → track → count → journal, one frame at a time.
+    """The processing thread: track → count → journal, one frame at a time, with the detector
+    running one frame ahead in its own thread (``pipeline.DetectAhead``).
 
     It is also the only sender of ``WATCHDOG=1``: after each processed frame, and while the
     source reports the camera lost (the reconnect is being handled; the loop itself is alive).
@@ -123,9 +124,10 @@ class Processor:
             log.error("processing thread did not finish its frame within %g s", timeout_s)
 
     def _run(self) -> None:
+        ahead = DetectAhead(self.stages.pipeline, self.stages.feed.next)
         try:
             while not self.stopping.is_set():
-                self._step()
+                self._step(ahead)
                 self._report()
         except EndOfFrames:
             log.info("the recorded source is finished")
@@ -133,18 +135,19 @@ class Processor:
             log.exception("processing thread failed")
             self.error = err
         finally:
+            ahead.stop()
             self.finished.set()
 
-    def _step(self) -> None:
+    def _step(self, ahead: DetectAhead) -> None:
         s = self.stages
-        frame = s.feed.next(TICK_S)
-        if frame is None:
+        detected = ahead.next(TICK_S)
+        if detected is None:
             stats = s.feed.stats()
             s.health.on_idle(stats)
             if stats.lost:
                 self._ping()
             return
-        result = s.pipeline.process(frame)
+        result = s.pipeline.follow(detected)
         s.record(result)
         s.health.on_frame(result, s.feed.stats())
         self._ping()
@@ -218,7 +221,7 @@ class App:
         self._attach_metrics(uplink, health)
         uplink.start()
         self.feed = (
-            LiveFeed(source, cfg.detector.detect_fps)
+            LiveFeed(source, cfg.detector.detect_fps, cfg.tracker.optical_flow)
             if isinstance(source, LiveSource)
             else RecordedFeed(source)
         )

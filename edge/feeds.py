@@ -15,6 +15,7 @@ import threading
 
 from edge.capture import FrameSource
 from edge.capture.live import LiveSource, SourceStats
+from edge.capture.skipped import SkippedFrames
 from edge.types import Frame
 
 #: Frames a recorded source decodes ahead of the processing thread (replay: blocking).
@@ -30,25 +31,39 @@ class LiveFeed:
     """capture → process edge of a live source: its newest-frame slot, optionally thinned.
 
     ``detect_fps`` keeps at most that many frames per second of source time; the rest are
-    counted as dropped (it saves CPU and heat when the scene does not need more).
+    counted as dropped (it saves CPU and heat when the scene does not need more). With
+    ``keep_skipped`` the motion images of a thinned-out frame (its own and those it carried)
+    go on with the next frame delivered, so optical flow still sees every camera frame.
     """
 
-    def __init__(self, source: LiveSource, detect_fps: float | None) -> None:
+    def __init__(
+        self, source: LiveSource, detect_fps: float | None, keep_skipped: bool = False
+    ) -> None:
         self.source = source
         self._period_s = 1.0 / detect_fps if detect_fps else 0.0
         self._next_due_s = float("-inf")
         self._skipped = 0
+        self._carry = SkippedFrames(keep_skipped)
 
     def next(self, timeout_s: float) -> Frame | None:
         """The newest frame, or None if none is due within ``timeout_s``."""
         frame = self.source.read(timeout_s)
         if frame is None or not self._period_s:
             return frame
+        for image in frame.between:
+            self._carry.add(image)
         if frame.ts_s + 1e-3 < self._next_due_s:
             self._skipped += 1
+            self._carry.add(frame.image)
             return None
-        self._next_due_s = max(self._next_due_s + self._period_s, frame.ts_s)
-        return frame
+        # The same schedule as a replay at ``detect_fps``: a grid in source time, re-anchored
+        # at the frame when the loop fell behind it.
+        self._next_due_s = (
+            frame.ts_s + self._period_s
+            if self._next_due_s == float("-inf")
+            else max(self._next_due_s + self._period_s, frame.ts_s)
+        )
+        return dataclasses.replace(frame, between=self._carry.take())
 
     def stats(self) -> SourceStats:
         """The source's counters, with frames thinned out by ``detect_fps`` as dropped."""

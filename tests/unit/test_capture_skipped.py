@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from edge.capture.live import NewestFrame
+from edge.capture.live import NewestFrame, SlotReader, SourceStats
 from edge.capture.replay import ReplaySource
 from edge.capture.skipped import MAX_KEPT, MAX_SIDE_PX, SkippedFrames, motion_gray
+from edge.feeds import LiveFeed
 from edge.types import Frame
 from tests.conftest import CLIPS_DIR, require_asset
 
@@ -89,3 +90,34 @@ def test_replay_at_a_low_rate_hands_over_every_skipped_frame() -> None:
         assert all(f.between == () for f in plain.frames())
     finally:
         plain.close()
+
+
+class SlotSource(SlotReader):
+    """The reading side of a live source over a real ``NewestFrame`` slot, fed by the test."""
+
+    def __init__(self) -> None:
+        self._slot = NewestFrame(keep_skipped=True)
+        self._offset_s = 0.0
+
+    def put(self, frame: Frame) -> None:
+        self._slot.put(frame)
+
+    def stats(self) -> SourceStats:
+        return SourceStats(self._slot.captured, self._slot.dropped, 0, False)
+
+
+def test_live_feed_thinning_to_detect_fps_passes_the_thinned_frames_on() -> None:
+    """A 25 fps camera read at once, thinned to 5 fps by ``detect_fps``: every frame the feed
+    drops reaches the next delivered frame as a motion image, in order."""
+    source = SlotSource()
+    feed = LiveFeed(source, detect_fps=5, keep_skipped=True)
+    delivered = []
+    for seq in range(15):
+        source.put(Frame(image(seq), seq / 25, seq))
+        frame = feed.next(0.1)
+        if frame is not None:
+            delivered.append(frame)
+    assert [f.seq for f in delivered] == [0, 5, 10]
+    assert [int(g[0, 0]) for g in delivered[1].between] == [1, 2, 3, 4]
+    assert [int(g[0, 0]) for g in delivered[2].between] == [6, 7, 8, 9]
+    assert feed.stats().dropped == 12
