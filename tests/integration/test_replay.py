@@ -10,6 +10,12 @@ from pathlib import Path
 import cv2
 import pytest
 
+from edge.capture.replay import ReplaySource
+from edge.config import AppConfig
+from edge.errors import SourceError
+from edge.pipeline import DetectAhead
+from edge.replay import build_pipeline
+from edge.types import Frame
 from tests.conftest import CLIPS_DIR, MODELS_DIR, require_asset
 
 pytestmark = pytest.mark.slow
@@ -59,6 +65,58 @@ def test_replay_counts_road_clip_within_tolerance() -> None:
     assert abs(counted.get("vehicle_out", 0) - truth["vehicle_out"]) <= 3, (counted, truth)
     assert abs(counted.get("vehicle_in", 0) - truth["vehicle_in"]) <= 1, (counted, truth)
     assert counted.get("pedestrian_in", 0) + counted.get("pedestrian_out", 0) <= 1
+
+
+@pytest.mark.parametrize(("detect_fps", "max_wape"), [(None, 0.10), (5.0, 0.20)])
+def test_dense_dusk_highway_within_the_accuracy_targets(
+    detect_fps: float | None, max_wape: float
+) -> None:
+    """highway_dense_dusk: 301 vehicles in 16 s towards the camera, small and close together;
+    the clip where IoU trackers fail, worst at 5 detections/s.
+
+    Tolerance: the issue's accuracy targets for the category WAPE (missed or extra vehicles
+    plus any counted in the wrong direction, over 301): 10% at full rate, 20% at 5 det/s.
+    Measured 4.0% and 12.3%; the hand count itself is good to 1-2%.
+    """
+    video, meta = clip_truth("highway_dense_dusk")
+    line = meta["lines"][0]  # type: ignore[index]
+    spec = f"L1:{line['A'][0]},{line['A'][1]},{line['B'][0]},{line['B'][1]}"
+    rate = [] if detect_fps is None else ["--detect-fps", str(detect_fps)]
+    proc = replay_cli(video, "--line", spec, *rate, "--json")
+    assert proc.returncode == 0, proc.stderr
+    counted = category_totals(json.loads(proc.stdout)["lines"]["L1"])
+    truth = sum(v["in"] for v in line["ground_truth"]["per_class"].values())  # type: ignore[index]
+    error = abs(counted.get("vehicle_in", 0) - truth) + counted.get("vehicle_out", 0)
+    assert error <= max_wape * truth, (counted, truth)
+    assert counted.get("pedestrian_in", 0) + counted.get("pedestrian_out", 0) == 0
+
+
+def test_detect_ahead_hands_results_over_in_order_and_passes_errors_on() -> None:
+    """The detect thread runs a frame ahead; results still come in frame order, and an error
+    of the frame source reaches the processing thread instead of dying with the thread."""
+    video, _ = clip_truth("tud_campus_walk")
+    pipeline = build_pipeline(AppConfig(), MODELS_DIR)
+    source = ReplaySource(video)
+    frames = source.frames()
+
+    def next_frame(_timeout_s: float) -> Frame:
+        frame = next(frames)
+        if frame.seq == 20:
+            raise SourceError("camera unplugged")
+        return frame
+
+    ahead = DetectAhead(pipeline, next_frame)
+    seqs = []
+    try:
+        with pytest.raises(SourceError, match="unplugged"):
+            while True:
+                detected = ahead.next(5.0)
+                assert detected is not None
+                seqs.append(pipeline.follow(detected).frame.seq)
+    finally:
+        ahead.stop()
+        source.close()
+    assert seqs == list(range(20))
 
 
 def test_replay_annotates_video(tmp_path: Path) -> None:
