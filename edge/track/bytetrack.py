@@ -71,6 +71,8 @@ class _Track:
     confirmed: bool = False
     class_score: F64 = field(default_factory=lambda: np.zeros(len(CLASS_NAMES)))
     look: npt.NDArray[np.float32] | None = None  # appearance at the last detection
+    det_wh: F64 = field(default_factory=lambda: np.zeros(2))  # size of the last detected box
+    origin: F64 | None = None  # where it started, until first reported (``Tracks.previous_xyxy``)
 
     @property
     def group(self) -> int:
@@ -163,8 +165,7 @@ class ByteTracker:
         tentative = [i for i, t in enumerate(self._tracks) if not t.confirmed]
         m3 = self._associate(tentative, np.array(m1.free_dets, np.int64), dets)
         reported = self._apply(m1.pairs + m2.pairs + m3.pairs, dets, ts_s)
-        spawned, origins = self._spawn(m3.free_dets, dets, ts_s, motion)
-        reported += spawned
+        reported += self._spawn(m3.free_dets, dets, ts_s, motion)
         flowed = [
             t
             for t, _ in moved
@@ -172,6 +173,11 @@ class ByteTracker:
         ]
         self._evict(ts_s, frame_wh)
         self._prev_ts = ts_s
+        origins = {
+            t.track_id: t.origin for t in self._tracks if t.origin is not None and t.confirmed
+        }
+        for t in self._tracks:
+            t.origin = None if t.confirmed else t.origin
         return _to_tracks(reported, dets, ts_s, origins).extend(_flow_only(flowed, ts_s))
 
     def _measure_motion(self, motion: Motion | None, ts_s: float) -> list[tuple[_Track, F64]]:
@@ -251,6 +257,7 @@ class ByteTracker:
             t = self._tracks[ti]
             t.kf.update(dets.xyxy[di].astype(np.float64))
             t.last_ts, t.seen_ts, t.hits = ts_s, ts_s, t.hits + 1
+            t.det_wh = dets.xyxy[di, 2:].astype(np.float64) - dets.xyxy[di, :2]
             t.class_score[int(dets.class_id[di])] += float(dets.confidence[di])
             t.look = None if self._looks is None else self._looks[di]
             if not t.confirmed and ts_s - t.first_ts >= self._cfg.min_confirm_s:
@@ -261,7 +268,7 @@ class ByteTracker:
 
     def _spawn(
         self, free_dets: list[int], dets: Detections, ts_s: float, motion: Motion | None
-    ) -> tuple[list[tuple[int, int]], dict[int, F64]]:
+    ) -> list[tuple[int, int]]:
         """Start tracks on unmatched confident detections.
 
         Where optical flow can trace a new box back to the previous processed frame, that
@@ -269,23 +276,25 @@ class ByteTracker:
         the speed is borrowed from moving neighbours (``_velocity_prior``) or left unknown.
 
         Returns:
-            (track id, detection) of the tracks confirmed at once, and the traced origins by
-            track id.
+            (track id, detection) of the tracks confirmed at once. Each new track's ``origin``
+            is the traced box, else (if it must wait for confirmation) its first box: its
+            first report then tells the counter where it came from.
         """
         cfg = self._cfg
         movers = [t for t in self._tracks if t.confirmed and t.hits >= 3 and t.last_ts >= ts_s]
         starts = [di for di in free_dets if dets.confidence[di] >= cfg.new_track_score]
         starts = starts[: max(0, cfg.max_tracks - len(self._tracks))]
         traced = self._retrace(motion, dets.xyxy[starts], ts_s)
-        reported, origins = [], {}
+        reported = []
         for di, origin in zip(starts, traced, strict=True):
             box = dets.xyxy[di].astype(np.float64)
             if origin is not None:
                 prior: F64 | None = (_center(box) - _center(origin)) / (ts_s - self._prev_ts)
-                origins[self._next_id] = origin
             else:
                 prior = _velocity_prior(box, int(_GROUP[dets.class_id[di]]), movers)
             t = _Track(self._next_id, BoxKalman.start(box, prior), ts_s, ts_s, ts_s, ts_s)
+            t.det_wh = box[2:] - box[:2]
+            t.origin = origin if origin is not None or cfg.min_confirm_s <= 0 else box
             t.class_score[int(dets.class_id[di])] += float(dets.confidence[di])
             t.look = None if self._looks is None else self._looks[di]
             t.confirmed = cfg.min_confirm_s <= 0
@@ -293,7 +302,7 @@ class ByteTracker:
                 reported.append((t.track_id, di))
             self._next_id += 1
             self._tracks.append(t)
-        return reported, origins
+        return reported
 
     def _retrace(
         self, motion: Motion | None, boxes: npt.NDArray[np.floating], ts_s: float
@@ -322,12 +331,19 @@ def _flow_only(flowed: list[_Track], ts_s: float) -> Tracks:
     if not flowed:
         return Tracks.empty(ts_s)
     return Tracks(
-        np.array([t.kf.box for t in flowed], np.float32).reshape(-1, 4),
+        np.array([_flow_box(t) for t in flowed], np.float32).reshape(-1, 4),
         np.zeros(len(flowed), np.float32),
         np.array([int(np.argmax(t.class_score)) for t in flowed], np.int64),
         np.array([t.track_id for t in flowed], np.int64),
         ts_s,
     )
+
+
+def _flow_box(t: _Track) -> F64:
+    """A track's box placed by flow alone: the filter's centre, the last detected size (the
+    filter's size keeps its last growth rate, which shrinks or swells boxes while coasting)."""
+    half = t.det_wh / 2
+    return np.concatenate([t.kf.x[:2] - half, t.kf.x[:2] + half])
 
 
 def _inside(center: F64, frame_wh: tuple[int, int]) -> bool:

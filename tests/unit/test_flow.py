@@ -213,3 +213,18 @@ def count_late_detected_car(use_flow: bool) -> dict[str, int]:
 def test_a_car_first_detected_past_the_line_is_counted_from_its_traced_origin() -> None:
     assert count_late_detected_car(use_flow=True)["car"] == 1
     assert count_late_detected_car(use_flow=False)["car"] == 0
+
+
+def test_a_crossing_before_confirmation_is_counted_once_the_track_is_confirmed() -> None:
+    """With ``min_confirm_s`` a track is reported only after its detections span that long;
+    its first report carries its first box, so a crossing made meanwhile still counts."""
+    tracker = ByteTracker(TrackerConfig(optical_flow=False, min_confirm_s=0.1))
+    counter = LineCounter([LineConfig(name="L", a=(0, 150), b=(W, 150), hysteresis_px=5)])
+    reported = []
+    for k in range(8):
+        y = 100 + 8 * k  # box bottom 140 → 196: crosses y = 150 at the second frame
+        out = tracker.update(one_car(car(140, y)), k / 25, None, (W, H))
+        reported.append(len(out))
+        counter.update(out)
+    assert reported[:3] == [0, 0, 0] and reported[-1] == 1
+    assert counter.totals()["L"]["in"]["car"] == 1
