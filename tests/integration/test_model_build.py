@@ -69,9 +69,14 @@ def test_int8_detects_people_and_vehicles(built: dict[str, BuildResult], name: s
 def test_plain_int8_yolox_is_rejected_and_leaves_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Without its recipe (stem in float), YOLOX-Nano fails verification: the check works."""
+    """Without its recipe (stem in float), YOLOX-Nano fails verification: the check works.
+
+    With the build's default frame counts (150 calibration, 60 verification frames): plain INT8
+    measures recall 79.7%. The small ``FAST`` sets are not used here: with 48/40 frames plain
+    INT8 lands at 85.2%, right on the 85% threshold, which makes the outcome a coin toss.
+    """
     monkeypatch.setitem(build_module.RECIPES, "yolox-nano", Recipe())
     out = tmp_path / "out"
     with pytest.raises(ModelError, match=r"agrees with FP32 on only recall .* nothing written"):
-        build_int8("yolox-nano", MODELS_DIR, out, FAST)
+        build_int8("yolox-nano", MODELS_DIR, out, BuildOptions())
     assert list(out.iterdir()) == []
