@@ -142,8 +142,9 @@ class ByteTracker:
         Returns:
             Confirmed tracks seen in this frame: matched ones with the detection's box, score and
             class; unmatched ones that optical flow placed (an object the detector missed in
-            this frame, often half hidden behind the one ahead) with the filter's box, score 0
-            and their voted class.
+            this frame, often half hidden behind the one ahead) with the filter's centre and
+            their last detected size, score 0 and their voted class. A track reported for the
+            first time carries where it started (``Tracks.previous_xyxy``).
         """
         moved = self._measure_motion(motion, ts_s)
         predict_many(
