@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import queue
 import threading
+from typing import TypeVar
 
 from edge.capture import FrameSource
 from edge.capture.live import LiveSource, SourceStats
@@ -21,10 +22,25 @@ from edge.types import Frame
 #: Frames a recorded source decodes ahead of the processing thread (replay: blocking).
 QUEUE_FRAMES = 4
 _PUT_TIMEOUT_S = 0.25
+T = TypeVar("T")
 
 
 class EndOfFrames(Exception):
     """A recorded source has no more frames."""
+
+
+def put_until_stopped(
+    q: queue.Queue[T], item: T, stop: threading.Event, poll_s: float = _PUT_TIMEOUT_S
+) -> bool:
+    """Put ``item`` into a bounded queue, waiting while it is full; give up once ``stop`` is
+    set (the consumer is gone). Returns True if the item was queued."""
+    while not stop.is_set():
+        try:
+            q.put(item, timeout=poll_s)
+            return True
+        except queue.Full:
+            continue
+    return False
 
 
 class LiveFeed:
@@ -89,13 +105,7 @@ class RecordedFeed:
         try:
             for frame in self.source.frames():
                 self._read += 1
-                while not self._stop.is_set():
-                    try:
-                        self._queue.put(frame, timeout=_PUT_TIMEOUT_S)
-                        break
-                    except queue.Full:
-                        continue
-                if self._stop.is_set():
+                if not put_until_stopped(self._queue, frame, self._stop):
                     return
         except Exception as err:  # handed to the processing thread, which raises it
             item = err

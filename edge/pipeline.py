@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from edge.capture import FrameSource
 from edge.count.line_counter import LineCounter
 from edge.detect import Detector
+from edge.feeds import put_until_stopped
 from edge.track import Tracker
 from edge.track.flow import BoxFlow
 from edge.types import Crossing, Detections, Frame, Tracks
@@ -136,12 +137,8 @@ class DetectAhead:
                 item: Detected | BaseException = self._pipeline.detect(frame)
             except BaseException as err:  # handed to the processing thread, which raises it
                 item = err
-            while not self._stop.is_set():
-                try:
-                    self._slot.put(item, timeout=_POLL_S)
-                    break
-                except queue.Full:
-                    continue
+            if not put_until_stopped(self._slot, item, self._stop, _POLL_S):
+                return
             if isinstance(item, BaseException):
                 return
 
@@ -172,13 +169,7 @@ def _read_ahead(source: FrameSource, out: queue.Queue[object], stop: threading.E
     """Capture thread body: decode frames into the queue, blocking when it is full."""
     try:
         for frame in source.frames():
-            while not stop.is_set():
-                try:
-                    out.put(frame, timeout=0.1)
-                    break
-                except queue.Full:
-                    continue
-            if stop.is_set():
+            if not put_until_stopped(out, frame, stop, 0.1):
                 return
         out.put(_END)
     except Exception as err:
