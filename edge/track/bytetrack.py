@@ -309,9 +309,8 @@ class ByteTracker:
         self, motion: Motion | None, boxes: npt.NDArray[np.floating], ts_s: float
     ) -> list[F64 | None]:
         """Each box traced back to the previous processed frame, None where flow cannot tell."""
-        if motion is None or len(boxes) == 0 or not np.isfinite(self._prev_ts):
-            return [None] * len(boxes)
-        if ts_s <= self._prev_ts:
+        gap_s = ts_s - self._prev_ts  # inf before the first frame
+        if motion is None or len(boxes) == 0 or not 0 < gap_s < np.inf:
             return [None] * len(boxes)
         back, ok = motion.retrace(boxes)
         return [back[i] if ok[i] else None for i in range(len(boxes))]
