@@ -89,8 +89,8 @@ class Stages:
 
 
 class Processor:
-    """The processing thread: track → count → journal, one frame at a time, with the detector
-    running one frame ahead in its own thread (``pipeline.DetectAhead``).
+    """The processing thread: decode → track → count → journal, one frame at a time, with
+    pre-processing and the model running ahead in their own threads (``pipeline.DetectAhead``).
 
     It is also the only sender of ``WATCHDOG=1``: after each processed frame, and while the
     source reports the camera lost (the reconnect is being handled; the loop itself is alive).
@@ -140,14 +140,14 @@ class Processor:
 
     def _step(self, ahead: DetectAhead) -> None:
         s = self.stages
-        detected = ahead.next(TICK_S)
-        if detected is None:
+        inferred = ahead.next(TICK_S)
+        if inferred is None:
             stats = s.feed.stats()
             s.health.on_idle(stats)
             if stats.lost:
                 self._ping()
             return
-        result = s.pipeline.follow(detected)
+        result = s.pipeline.follow(inferred)
         s.record(result)
         s.health.on_frame(result, s.feed.stats())
         self._ping()

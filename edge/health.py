@@ -118,7 +118,7 @@ class Health:
         with self._lock:
             self._processed += 1
             self._tracks = len(result.tracks)
-            self._inference_ms.append(result.times.detect_ms)
+            self._inference_ms.append(result.times.infer_ms)
             self._sample(source)
 
     def on_idle(self, source: SourceStats) -> None:

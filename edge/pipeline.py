@@ -1,13 +1,14 @@
-"""Pipeline: detect → track → count, in two threads, fed by a capture thread through a queue.
+"""Pipeline: prepare → infer → decode, track, count, in three threads fed by a capture thread.
 
-The detector runs one frame ahead in its own thread (``DetectAhead``): while frame k is
-tracked and counted, frame k+1 is already being detected, so the tracker's optical flow and
-the counter do not add to the time per frame; the processed fps stays close to the detector's
-bare speed. Each stateful stage is still touched by one thread only: the detector by the
-detect thread, the tracker, flow and counter by the processing thread, in frame order.
+The model never waits for the Python around it (``DetectAhead``): one thread prepares frame
+k+2 (letterbox, normalisation), one runs the model on frame k+1 (``session.run``, which lets
+go of the GIL), and the processing thread decodes, tracks and counts frame k. So the processed
+fps stays close to the model's bare speed. Each stateful stage is touched by one thread only:
+the pre-processor by the prepare thread, the session by the detect thread, the decoder,
+tracker, flow and counter by the processing thread, in frame order.
 
-Backpressure rule (replay): the capture thread blocks when the queue is full, and so does the
-detect thread when its one-result slot is taken, so no frame is ever dropped and a replay is
+Backpressure rule (replay): the capture thread blocks when its queue is full, and each detect
+stage when its one-item slot is taken, so no frame is ever dropped and a replay is
 deterministic.
 """
 
@@ -19,10 +20,11 @@ import threading
 import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from edge.capture import FrameSource
 from edge.count.line_counter import LineCounter
-from edge.detect import Detector
+from edge.detect import Detector, Inferred, Prepared
 from edge.feeds import put_until_stopped
 from edge.track import Tracker
 from edge.track.flow import BoxFlow
@@ -32,7 +34,7 @@ log = logging.getLogger(__name__)
 
 #: Frames decoded ahead of the processing thread; small, each is a full image.
 QUEUE_FRAMES = 4
-#: How often the detect thread looks at its stop flag while it waits.
+#: How often a stage thread looks at its stop flag while it waits.
 _POLL_S = 0.25
 
 
@@ -40,18 +42,16 @@ _POLL_S = 0.25
 class StageTimes:
     """Wall time of each stage for one frame, in milliseconds."""
 
-    detect_ms: float
+    pre_ms: float
+    infer_ms: float
+    post_ms: float
     track_ms: float
     count_ms: float
 
-
-@dataclass(frozen=True)
-class Detected:
-    """A frame with its detections: what the detect thread hands to the processing thread."""
-
-    frame: Frame
-    detections: Detections
-    detect_ms: float
+    @property
+    def detect_ms(self) -> float:
+        """Pre-processing, inference and decoding together."""
+        return self.pre_ms + self.infer_ms + self.post_ms
 
 
 @dataclass(frozen=True)
@@ -66,10 +66,10 @@ class FrameResult:
 
 
 class Pipeline:
-    """The per-frame chain. Stateful stages live here, touched by one thread only.
+    """The per-frame chain. Stateful stages live here, each touched by one thread only.
 
     Args:
-        detector: turns frames into detections.
+        detector: turns frames into detections (prepare, infer, decode).
         tracker: associates detections over time.
         counter: turns tracks into line crossings.
 
@@ -84,18 +84,22 @@ class Pipeline:
         self.flow = BoxFlow() if tracker.uses_motion else None
 
     def process(self, frame: Frame) -> FrameResult:
-        """Run one frame through detect, track and count (in the caller's thread)."""
-        return self.follow(self.detect(frame))
+        """Run one frame through every stage (in the caller's thread)."""
+        return self.follow(self.infer(self.prepare(frame)))
 
-    def detect(self, frame: Frame) -> Detected:
-        """The detection stage alone (the detect thread's part)."""
+    def prepare(self, frame: Frame) -> Prepared:
+        """Pre-processing alone (the prepare thread's part)."""
+        return self.detector.prepare(frame)
+
+    def infer(self, prepared: Prepared) -> Inferred:
+        """The model alone (the detect thread's part)."""
+        return self.detector.infer(prepared)
+
+    def follow(self, inferred: Inferred) -> FrameResult:
+        """Decode, track and count a frame (the processing thread's part, in frame order)."""
+        frame = inferred.prepared.frame
         t0 = time.perf_counter()
-        detections = self.detector.detect(frame)
-        return Detected(frame, detections, (time.perf_counter() - t0) * 1e3)
-
-    def follow(self, detected: Detected) -> FrameResult:
-        """Track and count a detected frame (the processing thread's part, in frame order)."""
-        frame, detections = detected.frame, detected.detections
+        detections = self.detector.decode(inferred)
         t1 = time.perf_counter()
         if self.flow is not None:
             self.flow.update(frame.image, frame.between)
@@ -103,50 +107,47 @@ class Pipeline:
         t2 = time.perf_counter()
         crossings = tuple(self.counter.update(tracks))
         t3 = time.perf_counter()
-        times = StageTimes(detected.detect_ms, (t2 - t1) * 1e3, (t3 - t2) * 1e3)
+        times = StageTimes(inferred.prepared.pre_ms, inferred.infer_ms, (t1 - t0) * 1e3,
+                           (t2 - t1) * 1e3, (t3 - t2) * 1e3)  # fmt: skip
         return FrameResult(frame, detections, tracks, crossings, times)
 
 
-class DetectAhead:
-    """The detect thread: takes frames from ``next_frame`` and detects them one frame ahead.
+In = TypeVar("In")
+Out = TypeVar("Out")
 
-    ``next`` hands the results over in order. The slot holds one result: when the processing
-    thread is behind, the detect thread waits (a replay stays lossless; a live source keeps
-    overwriting its newest frame meanwhile). An exception from ``next_frame`` or the detector
-    (``EndOfFrames`` included) reaches the caller of ``next``, in order, and ends the thread.
 
-    Args:
-        pipeline: its ``detect`` runs in the thread.
-        next_frame: returns the next frame or None within a timeout (``Feed.next``).
+class _Stage(Generic[In, Out]):
+    """One worker thread: takes items, works on them, hands the results on through a one-item
+    slot, in order. An exception (from taking or working, ``EndOfFrames`` included) is handed
+    on in order too, and ends the thread.
     """
 
-    def __init__(self, pipeline: Pipeline, next_frame: Callable[[float], Frame | None]) -> None:
-        self._pipeline = pipeline
-        self._next_frame = next_frame
-        self._slot: queue.Queue[Detected | BaseException] = queue.Queue(maxsize=1)
+    def __init__(self, name: str, take: Callable[[float], In | None], work: Callable[[In], Out]):
+        self._take, self._work = take, work
+        self._slot: queue.Queue[Out | BaseException] = queue.Queue(maxsize=1)
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="detect", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                frame = self._next_frame(_POLL_S)
-                if frame is None:
+                item = self._take(_POLL_S)
+                if item is None:
                     continue
-                item: Detected | BaseException = self._pipeline.detect(frame)
-            except BaseException as err:  # handed to the processing thread, which raises it
-                item = err
-            if not put_until_stopped(self._slot, item, self._stop, _POLL_S):
+                result: Out | BaseException = self._work(item)
+            except BaseException as err:  # handed on; whoever takes it raises it
+                result = err
+            if not put_until_stopped(self._slot, result, self._stop, _POLL_S):
                 return
-            if isinstance(item, BaseException):
+            if isinstance(result, BaseException):
                 return
 
-    def next(self, timeout_s: float) -> Detected | None:
-        """The next detected frame, or None if none is ready within ``timeout_s``.
+    def take(self, timeout_s: float) -> Out | None:
+        """The next result, or None if none is ready within ``timeout_s``.
 
         Raises:
-            Exception: whatever the frame source or the detector raised.
+            Exception: whatever taking or working raised.
         """
         try:
             item = self._slot.get(timeout=timeout_s)
@@ -157,9 +158,46 @@ class DetectAhead:
         return item
 
     def stop(self) -> None:
-        """End the thread (after the frame it is detecting)."""
+        """Ask the thread to end (after its current item)."""
         self._stop.set()
+
+    def join(self) -> None:
+        """Wait for the thread to end."""
         self._thread.join(timeout=10)
+
+
+class DetectAhead:
+    """The prepare and detect threads: frames from ``next_frame``, inferred up to two ahead.
+
+    ``next`` hands the results over in frame order; decoding is left to the processing thread
+    (``Pipeline.follow``), so the detect thread only runs the model. Each hand-over holds one
+    item: when the processing thread is behind, the threads wait (a replay stays lossless; a
+    live source keeps overwriting its newest frame meanwhile). An exception from
+    ``next_frame`` or a stage reaches the caller of ``next``, in order, and ends the threads.
+
+    Args:
+        pipeline: its ``prepare`` and ``infer`` run in the two threads.
+        next_frame: returns the next frame or None within a timeout (``Feed.next``).
+    """
+
+    def __init__(self, pipeline: Pipeline, next_frame: Callable[[float], Frame | None]) -> None:
+        self._prepare = _Stage("prepare", next_frame, pipeline.prepare)
+        self._infer = _Stage("detect", self._prepare.take, pipeline.infer)
+
+    def next(self, timeout_s: float) -> Inferred | None:
+        """The next inferred frame, or None if none is ready within ``timeout_s``.
+
+        Raises:
+            Exception: whatever the frame source or a detector step raised.
+        """
+        return self._infer.take(timeout_s)
+
+    def stop(self) -> None:
+        """End both threads (each after the frame it is working on)."""
+        self._prepare.stop()
+        self._infer.stop()
+        self._prepare.join()
+        self._infer.join()
 
 
 _END = object()
@@ -201,7 +239,7 @@ def frames_ahead(source: FrameSource) -> Generator[Frame, None, None]:
 
 
 def run(source: FrameSource, pipeline: Pipeline, on_result: Callable[[FrameResult], None]) -> int:
-    """Process every frame of ``source``, detecting one ahead; return the frames processed."""
+    """Process every frame of ``source`` (``DetectAhead``); return the frames processed."""
     frames = frames_ahead(source)
 
     def next_frame(_timeout_s: float) -> Frame:
@@ -214,9 +252,9 @@ def run(source: FrameSource, pipeline: Pipeline, on_result: Callable[[FrameResul
     processed = 0
     try:
         while True:
-            detected = ahead.next(_POLL_S)
-            if detected is not None:
-                on_result(pipeline.follow(detected))
+            inferred = ahead.next(_POLL_S)
+            if inferred is not None:
+                on_result(pipeline.follow(inferred))
                 processed += 1
     except _Finished:
         return processed

@@ -20,11 +20,15 @@ from edge.capture.replay import ReplaySource
 from edge.commands.evaluate import report
 from edge.config import AppConfig, default_data_dir
 from edge.count.line_counter import LineCounter
+from edge.detect import Inferred, Prepared
+from edge.detect.preprocess import Letterbox
 from edge.evaluate import ClipScore, load_clip, score_clip
 from edge.pipeline import FrameResult, Pipeline, run
 from edge.replay import ReplayResult, empty_totals
 from edge.track.bytetrack import ByteTracker
 from edge.types import Detections, Frame
+
+_NO_TENSOR = np.empty((0,), np.float32)
 
 
 class CachedDetector:
@@ -45,6 +49,18 @@ class CachedDetector:
     def name(self) -> str:
         """The cache stands in for a model."""
         return "cache"
+
+    def prepare(self, frame: Frame) -> Prepared:
+        """No model input: the frame is all ``decode`` needs."""
+        return Prepared(frame, _NO_TENSOR, Letterbox(1.0, (0, 0), (0, 0), frame.size_wh), 0.0)
+
+    def infer(self, prepared: Prepared) -> Inferred:
+        """No model to run."""
+        return Inferred(prepared, (), 0.0)
+
+    def decode(self, inferred: Inferred) -> Detections:
+        """The cached detections of the frame."""
+        return self._by_seq[inferred.prepared.frame.seq]
 
     def detect(self, frame: Frame) -> Detections:
         """The cached detections of ``frame.seq``."""

@@ -29,14 +29,14 @@ import numpy as np
 
 from edge.capture.replay import ReplaySource
 from edge.config import AppConfig, default_data_dir, default_models_dir
-from edge.detect.onnx import OnnxDetector, StageTimings, open_session
+from edge.detect.onnx import OnnxDetector, open_session
 from edge.detect.preprocess import Preprocessor
 from edge.errors import ConfigError
 from edge.evaluate import load_clip
-from edge.pipeline import FrameResult, Pipeline
+from edge.pipeline import FrameResult
 from edge.pipeline import run as run_pipeline
 from edge.replay import build_pipeline
-from edge.types import Detections, Frame
+from edge.types import Frame
 
 STAGES = ("pre_ms", "infer_ms", "post_ms", "track_ms", "count_ms")
 BARE_FRAMES_MAX = 150  # pre-computed 416² float tensors cost 2 MB each
@@ -92,37 +92,15 @@ def _stats(values: list[float]) -> dict[str, float]:
     return {"median": float(np.median(arr)), "p95": float(np.percentile(arr, 95))}
 
 
-class _Timed:
-    """The ONNX detector, remembering each frame's stage timings (it runs one frame ahead)."""
-
-    def __init__(self, inner: OnnxDetector) -> None:
-        self.inner = inner
-        self.by_seq: dict[int, StageTimings] = {}
-
-    @property
-    def name(self) -> str:
-        return self.inner.name
-
-    def detect(self, frame: Frame) -> Detections:
-        detections = self.inner.detect(frame)
-        self.by_seq[frame.seq] = self.inner.last_timings
-        return detections
-
-
 def _pipeline_case(video: Path, cfg: AppConfig, frames: int, models_dir: Path) -> dict[str, Any]:
-    built = build_pipeline(cfg, models_dir)
-    assert isinstance(built.detector, OnnxDetector)
-    detector = _Timed(built.detector)
-    pipeline = Pipeline(detector, built.tracker, built.counter)
+    pipeline = build_pipeline(cfg, models_dir)
     times: dict[str, list[float]] = {s: [] for s in STAGES}
     crossings = 0
 
     def collect(result: FrameResult) -> None:
         nonlocal crossings
-        t = detector.by_seq.pop(result.frame.seq)
-        for key, value in zip(STAGES, (t.pre_ms, t.infer_ms, t.post_ms, result.times.track_ms,
-                                       result.times.count_ms), strict=True):  # fmt: skip
-            times[key].append(value)
+        for key in STAGES:
+            times[key].append(getattr(result.times, key))
         crossings += len(result.crossings)
 
     source = _FirstFrames(ReplaySource(video), frames)
@@ -146,7 +124,7 @@ def _bare(
     pre = Preprocessor(detector.manifest.input)
     source = ReplaySource(video)
     try:
-        tensors = [pre(f.image)[0].copy() for f, _ in zip(source.frames(), range(n), strict=False)]
+        tensors = [pre(f.image)[0] for f, _ in zip(source.frames(), range(n), strict=False)]
     finally:
         source.close()
     session = open_session(path, threads)

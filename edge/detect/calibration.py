@@ -136,7 +136,6 @@ def read_frames(refs: Iterable[FrameRef]) -> Iterator[Frame]:
 
 
 def input_tensors(frames: Iterable[Frame], pre: Preprocessor) -> Iterator[FloatArray]:
-    """Each frame through the model's own pre-processing (a copy: the buffer is reused)."""
+    """Each frame through the model's own pre-processing."""
     for frame in frames:
-        tensor, _ = pre(frame.image)
-        yield tensor.copy()
+        yield pre(frame.image)[0]

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from edge.config import DetectorConfig
+from edge.detect import Inferred, Prepared
 from edge.detect.labels import COCO_CLASSES
 from edge.detect.manifest import InputSpec, ModelManifest, resolve_model
 from edge.detect.postprocess import make_decoder, to_detections
@@ -132,19 +133,32 @@ class OnnxDetector:
         """The manifest this detector was built from."""
         return self._manifest
 
-    def detect(self, frame: Frame) -> Detections:
-        """Detect the counted classes in one frame; boxes in full-frame pixels."""
+    def prepare(self, frame: Frame) -> Prepared:
+        """Letterbox and normalise one frame into a model input tensor of its own."""
         t0 = time.perf_counter()
         tensor, letterbox = self._pre(frame.image, self._config.roi_xyxy)
-        t1 = time.perf_counter()
+        return Prepared(frame, tensor, letterbox, (time.perf_counter() - t0) * 1e3)
+
+    def infer(self, prepared: Prepared) -> Inferred:
+        """Run the model on a prepared frame (``session.run`` and nothing else)."""
+        t0 = time.perf_counter()
         outputs: list[FloatArray] = self._session.run(
-            self._outputs, {self._manifest.input.name: tensor}
+            self._outputs, {self._manifest.input.name: prepared.tensor}
         )
-        t2 = time.perf_counter()
-        cands = self._decode(outputs, self._config.score_threshold)
-        dets = to_detections(cands, letterbox, self._config.nms_iou)
-        t3 = time.perf_counter()
-        self.last_timings = StageTimings((t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3)
+        return Inferred(prepared, tuple(outputs), (time.perf_counter() - t0) * 1e3)
+
+    def decode(self, inferred: Inferred) -> Detections:
+        """Decode the raw outputs, keep the counted classes, NMS; boxes in frame pixels."""
+        cands = self._decode(inferred.outputs, self._config.score_threshold)
+        return to_detections(cands, inferred.prepared.letterbox, self._config.nms_iou)
+
+    def detect(self, frame: Frame) -> Detections:
+        """Detect the counted classes in one frame; boxes in full-frame pixels."""
+        inferred = self.infer(self.prepare(frame))
+        t0 = time.perf_counter()
+        dets = self.decode(inferred)
+        post_ms = (time.perf_counter() - t0) * 1e3
+        self.last_timings = StageTimings(inferred.prepared.pre_ms, inferred.infer_ms, post_ms)
         return dets
 
 

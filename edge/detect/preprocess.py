@@ -62,10 +62,11 @@ def clip_roi(roi_xyxy: RoiXyxy, frame_wh: tuple[int, int]) -> RoiXyxy:
 
 
 class Preprocessor:
-    """Letterboxes frames into one reused NCHW float32 buffer, as a model's manifest says.
+    """Letterboxes frames into NCHW float32 tensors, as a model's manifest says.
 
-    The returned tensor is this object's buffer: it is overwritten by the next call, which
-    is what a synchronous ``session.run`` wants (no allocation per frame).
+    Each call returns a new tensor, so a prepared frame can wait for the model while the next
+    one is prepared (``pipeline.DetectAhead``); the letterbox canvas is reused, so one
+    ``Preprocessor`` serves one thread.
     """
 
     def __init__(self, spec: InputSpec) -> None:
@@ -73,7 +74,6 @@ class Preprocessor:
         self._spec = spec
         w, h = spec.size_wh
         self._canvas: ImageArray = np.full((h, w, 3), spec.pad_value, np.uint8)
-        self._tensor: FloatArray = np.empty((1, 3, h, w), np.float32)
         self._interp = _INTERPOLATION[spec.interpolation]
         self._last_region: tuple[int, int, int, int] | None = None
         self._mean = None if spec.mean is None else np.asarray(spec.mean, np.float32)[:, None, None]
@@ -93,7 +93,7 @@ class Preprocessor:
                 objects keep enough pixels to be detected.
 
         Returns:
-            The 1×3×H×W float32 tensor (this object's buffer) and the ``Letterbox`` mapping.
+            A new 1×3×H×W float32 tensor and the ``Letterbox`` mapping.
         """
         frame_wh = (int(image.shape[1]), int(image.shape[0]))
         origin = (0, 0)
@@ -101,8 +101,7 @@ class Preprocessor:
             x1, y1, x2, y2 = clip_roi(roi_xyxy, frame_wh)
             image, origin = image[y1:y2, x1:x2], (x1, y1)
         scale, pad = self._letterbox(image)
-        self._to_tensor()
-        return self._tensor, Letterbox(scale, pad, origin, frame_wh)
+        return self._to_tensor(), Letterbox(scale, pad, origin, frame_wh)
 
     def _letterbox(self, image: ImageArray) -> tuple[float, tuple[int, int]]:
         in_w, in_h = self._spec.size_wh
@@ -124,11 +123,13 @@ class Preprocessor:
             dst[:] = cv2.resize(image, (nw, nh), interpolation=self._interp)
         return r, (px, py)
 
-    def _to_tensor(self) -> None:
+    def _to_tensor(self) -> FloatArray:
         canvas = self._canvas if self._spec.colour == "BGR" else self._canvas[:, :, ::-1]
-        chw = self._tensor[0]
+        tensor: FloatArray = np.empty((1, *canvas.shape[2:], *canvas.shape[:2]), np.float32)
+        chw = tensor[0]
         np.copyto(chw, canvas.transpose(2, 0, 1), casting="unsafe")
         if self._mean is not None:
             chw -= self._mean
         if self._inv_std is not None:
             chw *= self._inv_std
+        return tensor

@@ -92,8 +92,8 @@ def test_dense_dusk_highway_within_the_accuracy_targets(
 
 
 def test_detect_ahead_hands_results_over_in_order_and_passes_errors_on() -> None:
-    """The detect thread runs a frame ahead; results still come in frame order, and an error
-    of the frame source reaches the processing thread instead of dying with the thread."""
+    """The prepare and detect threads run ahead; results still come in frame order, and an
+    error of the frame source reaches the processing thread instead of dying with a thread."""
     video, _ = clip_truth("tud_campus_walk")
     pipeline = build_pipeline(AppConfig(), MODELS_DIR)
     source = ReplaySource(video)
@@ -110,9 +110,9 @@ def test_detect_ahead_hands_results_over_in_order_and_passes_errors_on() -> None
     try:
         with pytest.raises(SourceError, match="unplugged"):
             while True:
-                detected = ahead.next(5.0)
-                assert detected is not None
-                seqs.append(pipeline.follow(detected).frame.seq)
+                inferred = ahead.next(5.0)
+                assert inferred is not None
+                seqs.append(pipeline.follow(inferred).frame.seq)
     finally:
         ahead.stop()
         source.close()

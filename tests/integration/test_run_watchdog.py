@@ -17,9 +17,8 @@ import pytest
 
 from edge.app import App
 from edge.config import load_config
+from edge.detect import Inferred, Prepared
 from edge.notify import Notifier
-from edge.pipeline import Detected
-from edge.types import Frame
 from tests.conftest import CLIPS_DIR, MODELS_DIR, Broker, require_asset
 from tests.integration.test_run_sigterm import write_config
 
@@ -85,14 +84,14 @@ def test_stalled_processing_loop_stops_the_watchdog_pings(
 
         gate = threading.Event()
         assert app.processor is not None
-        pipeline = app.processor.stages.pipeline
-        real = pipeline.detect
+        detector = app.processor.stages.pipeline.detector
+        real = detector.infer
 
-        def stalled(frame: Frame) -> Detected:
+        def stalled(prepared: Prepared) -> Inferred:
             gate.wait()
-            return real(frame)
+            return real(prepared)
 
-        pipeline.detect = stalled  # type: ignore[method-assign]
+        detector.infer = stalled  # type: ignore[method-assign]
         notify_socket.messages(1.5)  # a frame already in process may still ping once
         silent = notify_socket.messages(4.0)  # WatchdogSec=4: systemd would kill us here
         assert pings(silent) == 0, silent

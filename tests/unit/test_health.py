@@ -23,13 +23,15 @@ class FakeClock:
         return self.t
 
 
-def result(detect_ms: float, n_tracks: int, ts_s: float) -> FrameResult:
+def result(infer_ms: float, n_tracks: int, ts_s: float) -> FrameResult:
     tracks = Tracks(
         np.zeros((n_tracks, 4), np.float32), np.zeros(n_tracks, np.float32),
         np.zeros(n_tracks, np.int64), np.arange(n_tracks, dtype=np.int64), ts_s,
     )  # fmt: skip
     frame = Frame(np.zeros((4, 4, 3), np.uint8), ts_s, 0)
-    return FrameResult(frame, Detections.empty(), tracks, (), StageTimes(detect_ms, 1.0, 0.1))
+    return FrameResult(
+        frame, Detections.empty(), tracks, (), StageTimes(0.5, infer_ms, 0.3, 1.0, 0.1)
+    )
 
 
 def no_board(tmp_path: Path) -> SystemProbe:
