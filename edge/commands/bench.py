@@ -11,6 +11,10 @@ case never leak into the next. Per case:
 * peak RSS (``resource.getrusage``) after the pipeline, before the tensors are allocated;
 * CPU ms per bare run (process CPU time, all threads): unlike wall time it barely moves when
   other processes share the cores, so it is the figure to compare models on a busy machine.
+
+Then, in one process, bare ``session.run`` of every model with their rounds interleaved
+(``--ab-rounds``): a change in the machine's load or clock between cases hits every model
+alike, so the speed ratios between models (e.g. INT8 against FP32) come from this table.
 """
 
 from __future__ import annotations
@@ -29,17 +33,19 @@ import numpy as np
 
 from edge.capture.replay import ReplaySource
 from edge.config import AppConfig, default_data_dir, default_models_dir
-from edge.detect.onnx import OnnxDetector, open_session
+from edge.detect.manifest import InputSpec, resolve_model
+from edge.detect.onnx import open_session
 from edge.detect.preprocess import Preprocessor
 from edge.errors import ConfigError
 from edge.evaluate import load_clip
 from edge.pipeline import FrameResult
 from edge.pipeline import run as run_pipeline
 from edge.replay import build_pipeline
-from edge.types import Frame
+from edge.types import FloatArray, Frame
 
 STAGES = ("pre_ms", "infer_ms", "post_ms", "track_ms", "count_ms")
 BARE_FRAMES_MAX = 150  # pre-computed 416² float tensors cost 2 MB each
+AB_FRAMES = 20  # frames per model and round of the interleaved comparison
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -48,6 +54,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--models", default="yolox-nano,yolox-nano-int8", help="comma-separated")
     p.add_argument("--threads", default="1,2", help="comma-separated intra-op thread counts")
     p.add_argument("--frames", type=int, default=300, help="frames of the clip to process")
+    p.add_argument(
+        "--ab-rounds",
+        type=int,
+        default=8,
+        help="rounds of the interleaved bare comparison (0: skip it)",
+    )
     p.add_argument("--json-out", type=Path, help="write every figure here as JSON")
     p.add_argument("--models-dir", type=Path, default=None)
     p.add_argument("--one", action="store_true", help=argparse.SUPPRESS)  # child process mode
@@ -117,18 +129,21 @@ def _pipeline_case(video: Path, cfg: AppConfig, frames: int, models_dir: Path) -
     }  # fmt: skip
 
 
-def _bare(
-    video: Path, detector: OnnxDetector, path: Path, threads: int, n: int
-) -> dict[str, float]:
-    """Bare ``session.run`` fps and CPU ms per run (all threads; robust to a busy machine)."""
-    pre = Preprocessor(detector.manifest.input)
+def _tensors(video: Path, spec: InputSpec, n: int) -> list[FloatArray]:
+    """The model inputs of the first ``n`` frames."""
+    pre = Preprocessor(spec)
     source = ReplaySource(video)
     try:
-        tensors = [pre(f.image)[0] for f, _ in zip(source.frames(), range(n), strict=False)]
+        return [pre(f.image)[0] for f, _ in zip(source.frames(), range(n), strict=False)]
     finally:
         source.close()
+
+
+def _bare(video: Path, spec: InputSpec, path: Path, threads: int, n: int) -> dict[str, float]:
+    """Bare ``session.run`` fps and CPU ms per run (all threads; robust to a busy machine)."""
+    tensors = _tensors(video, spec, n)
     session = open_session(path, threads)
-    feed = detector.manifest.input.name
+    feed = spec.name
     for tensor in tensors[:5]:  # warm-up
         session.run(None, {feed: tensor})
     t0, cpu0 = time.perf_counter(), time.process_time()
@@ -140,8 +155,6 @@ def _bare(
 
 def _one_case(args: argparse.Namespace) -> dict[str, Any]:
     """Bench one model at one thread count (child process)."""
-    from edge.detect.manifest import resolve_model  # noqa: PLC0415
-
     video, cfg = _video(args.clip)
     models_dir = args.models_dir or default_models_dir()
     threads = int(args.threads)
@@ -149,8 +162,7 @@ def _one_case(args: argparse.Namespace) -> dict[str, Any]:
     cfg = cfg.model_copy(update={"detector": det})
     case = _pipeline_case(video, cfg, args.frames, models_dir)
     manifest, path = resolve_model(args.models, models_dir)
-    detector = OnnxDetector(manifest, path, det)
-    case.update(_bare(video, detector, path, threads, min(args.frames, BARE_FRAMES_MAX)))
+    case.update(_bare(video, manifest.input, path, threads, min(args.frames, BARE_FRAMES_MAX)))
     case["e2e_over_bare"] = case["e2e_fps"] / case["bare_fps"]
     case.update(model=args.models, threads=threads, clip=str(video))
     return case
@@ -166,6 +178,41 @@ def _child(args: argparse.Namespace, model: str, threads: str) -> dict[str, Any]
         raise ConfigError(f"bench of {model} ({threads} threads) failed: {done.stderr.strip()}")
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
+
+
+def _interleaved(
+    video: Path, models: list[str], threads: int, models_dir: Path, rounds: int
+) -> dict[str, float]:
+    """Median ms per bare ``session.run`` of each model, the models taking turns each round."""
+    runs = []
+    for name in models:
+        manifest, path = resolve_model(name, models_dir)
+        session, feed = open_session(path, threads), manifest.input.name
+        tensors = _tensors(video, manifest.input, AB_FRAMES)
+        for tensor in tensors[:5]:  # warm-up
+            session.run(None, {feed: tensor})
+        runs.append((name, session, feed, tensors))
+    ms: dict[str, list[float]] = {name: [] for name in models}
+    for _ in range(rounds):
+        for name, session, feed, tensors in runs:
+            t0 = time.perf_counter()
+            for tensor in tensors:
+                session.run(None, {feed: tensor})
+            ms[name].append((time.perf_counter() - t0) * 1e3 / len(tensors))
+    return {name: float(np.median(values)) for name, values in ms.items()}
+
+
+def _print_interleaved(table: dict[str, dict[str, float]], rounds: int) -> None:
+    threads = list(table)
+    print(f"\ninterleaved bare session.run, median ms per run over {rounds} rounds of "
+          f"{AB_FRAMES} frames (speed relative to the first model)")  # fmt: skip
+    print(f"{'model':<17}" + "".join(f"{t + ' thr':>16}" for t in threads))
+    for model in table[threads[0]]:
+        cells = "".join(
+            f"{table[t][model]:>9.2f} {table[t][next(iter(table[t]))] / table[t][model]:>5.2f}x"
+            for t in threads
+        )
+        print(f"{model:<17}{cells}")
 
 
 def _print_table(cases: list[dict[str, Any]]) -> None:
@@ -189,10 +236,18 @@ def run(args: argparse.Namespace) -> int:
     if args.one:
         print(json.dumps(_one_case(args)))
         return 0
-    _video(args.clip)  # fail fast on a bad clip
-    cases = [_child(args, m.strip(), t.strip())
-             for m in args.models.split(",") for t in args.threads.split(",")]  # fmt: skip
+    video, _ = _video(args.clip)  # fail fast on a bad clip
+    models = [m.strip() for m in args.models.split(",")]
+    threads = [t.strip() for t in args.threads.split(",")]
+    cases = [_child(args, m, t) for m in models for t in threads]
     _print_table(cases)
+    interleaved: dict[str, dict[str, float]] = {}
+    if args.ab_rounds > 0:
+        models_dir = args.models_dir or default_models_dir()
+        interleaved = {t: _interleaved(video, models, int(t), models_dir, args.ab_rounds)
+                       for t in threads}  # fmt: skip
+        _print_interleaved(interleaved, args.ab_rounds)
     if args.json_out:
-        args.json_out.write_text(json.dumps({"cases": cases}, indent=1) + "\n")
+        out = {"cases": cases, "interleaved_ms": interleaved, "ab_rounds": args.ab_rounds}
+        args.json_out.write_text(json.dumps(out, indent=1) + "\n")
     return 0
