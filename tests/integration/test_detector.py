@@ -69,6 +69,20 @@ def test_cars_on_the_road_clips(detector: OnnxDetector, clip: str, cls: str, min
     assert t.pre_ms > 0 and t.infer_ms > 0 and t.post_ms > 0
 
 
+def test_steps_run_ahead_give_what_detect_gives(detector: OnnxDetector) -> None:
+    """The pipeline prepares frame k+2 and infers k+1 before decoding k: each step's output
+    must be its own (no buffer shared with the next call), so the results equal ``detect``."""
+    frames = read_frames("highway_dense_dusk")
+    prepared = [detector.prepare(f) for f in frames]  # all prepared before any inference
+    inferred = [detector.infer(p) for p in prepared]  # all inferred before any decoding
+    for frame, inf in zip(frames, inferred, strict=True):
+        assert inf.prepared.frame is frame and inf.prepared.pre_ms > 0 and inf.infer_ms > 0
+        staged, direct = detector.decode(inf), detector.detect(frame)
+        assert len(direct) >= 5, frame.seq
+        np.testing.assert_array_equal(staged.xyxy, direct.xyxy)
+        np.testing.assert_array_equal(staged.class_id, direct.class_id)
+
+
 @pytest.mark.slow
 def test_persons_on_the_pedestrian_street(detector: OnnxDetector) -> None:
     for frame in read_frames("oxford_towncentre_walk", (0, 120, 240)):
