@@ -167,12 +167,16 @@ class ByteTracker:
         m3 = self._associate(tentative, np.array(m1.free_dets, np.int64), dets)
         reported = self._apply(m1.pairs + m2.pairs + m3.pairs, dets, ts_s)
         reported += self._spawn(m3.free_dets, dets, ts_s, motion)
+        self._evict(ts_s, frame_wh)
+        alive = {t.track_id for t in self._tracks}
         flowed = [
             t
             for t, _ in moved
-            if t.confirmed and t.last_ts < ts_s and t.detected_span_s >= _FLOW_SPAN_S
+            if t.confirmed
+            and t.last_ts < ts_s
+            and t.detected_span_s >= _FLOW_SPAN_S
+            and t.track_id in alive
         ]
-        self._evict(ts_s, frame_wh)
         self._prev_ts = ts_s
         origins = {
             t.track_id: t.origin for t in self._tracks if t.origin is not None and t.confirmed

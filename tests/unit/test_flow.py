@@ -158,6 +158,21 @@ def test_a_missed_detection_is_bridged_by_flow_and_reported_with_score_zero() ->
     np.testing.assert_allclose(out.xyxy[0], car(76, 80), atol=1.5)
 
 
+def test_a_track_flow_carries_past_max_lost_is_not_reported_as_it_ends() -> None:
+    """The detector stops seeing a car that the image still shows: flow reports the track until
+    it has been lost for ``max_lost_s``, and in the frame it ends it is reported no more."""
+    tracker = ByteTracker(TrackerConfig(max_lost_s=0.1))
+    flow = BoxFlow()
+    reported = []
+    for k in range(7):  # detected in frames 0-3 (last at 0.12 s), lost from 0.16 s
+        x = 40 + 12 * k
+        flow.update(scene([(x, 80, 1)]))
+        dets = one_car(car(x, 80)) if k <= 3 else Detections.empty()
+        reported.append(len(tracker.update(dets, k * 0.04, flow, (W, H))))
+    assert reported == [1, 1, 1, 1, 1, 1, 0]  # at 0.24 s it has been lost for 0.12 s
+    assert len(tracker) == 0
+
+
 def test_a_track_with_a_single_detection_does_not_move_on_flow_alone() -> None:
     tracker = ByteTracker(TrackerConfig())
     flow = BoxFlow()
