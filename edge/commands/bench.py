@@ -206,27 +206,29 @@ def _print_interleaved(table: dict[str, dict[str, float]], rounds: int) -> None:
     threads = list(table)
     print(f"\ninterleaved bare session.run, median ms per run over {rounds} rounds of "
           f"{AB_FRAMES} frames (speed relative to the first model)")  # fmt: skip
-    print(f"{'model':<17}" + "".join(f"{t + ' thr':>16}" for t in threads))
+    width = max(17, *(len(m) + 1 for m in table[threads[0]]))
+    print(f"{'model':<{width}}" + "".join(f"{t + ' thr':>16}" for t in threads))
     for model in table[threads[0]]:
         cells = "".join(
             f"{table[t][model]:>9.2f} {table[t][next(iter(table[t]))] / table[t][model]:>5.2f}x"
             for t in threads
         )
-        print(f"{model:<17}{cells}")
+        print(f"{model:<{width}}{cells}")
 
 
 def _print_table(cases: list[dict[str, Any]]) -> None:
     head = "".join(f"{s[:-3]:>13}" for s in STAGES)
     tail = f"{'e2e fps':>9}{'bare fps':>9}{'ratio':>6}{'cpu ms':>7}{'RSS MB':>8}"
-    print(f"{'model':<17}{'thr':>3}{head}{tail}")
-    print(f"{'':<20}" + "".join(f"{'med / p95':>13}" for _ in STAGES))
+    width = max(17, *(len(c["model"]) + 1 for c in cases))
+    print(f"{'model':<{width}}{'thr':>3}{head}{tail}")
+    print(f"{'':<{width + 3}}" + "".join(f"{'med / p95':>13}" for _ in STAGES))
     for c in cases:
         cells = "".join(
             f"{c['stages_ms'][s]['median']:>7.2f}/{c['stages_ms'][s]['p95']:<5.2f}" for s in STAGES
         )
         figures = (f"{c['e2e_fps']:>9.1f}{c['bare_fps']:>9.1f}{c['e2e_over_bare']:>6.2f}"
                    f"{c['bare_cpu_ms']:>7.1f}{c['peak_rss_mb']:>8.0f}")  # fmt: skip
-        print(f"{c['model']:<17}{c['threads']:>3}{cells}{figures}")
+        print(f"{c['model']:<{width}}{c['threads']:>3}{cells}{figures}")
 
 
 def run(args: argparse.Namespace) -> int:

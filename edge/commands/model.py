@@ -1,6 +1,8 @@
-"""``edge-counter model build``: the INT8 detector from the FP32 weights, verified against FP32.
+"""``edge-counter model build|resize``: derived detectors, each verified against its source.
 
-A workstation step (needs the ``build`` extra: onnx, sympy); the Pi only loads the result.
+``build`` quantises an FP32 model to INT8; ``resize`` gives an FP32 model another input size
+(e.g. 416x256 for 16:9 cameras: no compute spent on letterbox padding). Workstation steps
+(they need the ``build`` extra: onnx, sympy); the Pi only loads the results.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ import argparse
 from pathlib import Path
 
 from edge.config import default_models_dir
-from edge.detect.build import BuildOptions, build_int8
+from edge.detect.build import BuildOptions, build_int8, build_resized
 from edge.errors import ConfigError
 
 
@@ -31,9 +33,39 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     build.add_argument("--verify-frames", type=int, default=60)
     build.add_argument("--threads", type=int, default=2)
 
+    resize = sub.add_parser("resize", help="give an FP32 model another input size and verify it")
+    resize.add_argument("name", help="FP32 model name, e.g. yolox-nano")
+    resize.add_argument("size", help="new input size WxH, e.g. 416x256 for 16:9 frames")
+    resize.add_argument(
+        "--frames",
+        type=Path,
+        action="append",
+        default=[],
+        dest="calib",
+        metavar="DIR|VIDEO",
+        help="verification frames (default: public clips)",
+    )
+    resize.add_argument("--models-dir", type=Path, default=None)
+    resize.add_argument("--out", type=Path, default=None, help="output dir (default: models dir)")
+    resize.add_argument(
+        "--threshold",
+        type=float,
+        default=0.85,
+        help="minimum recall and precision against the source (default 0.85)",
+    )
+    resize.add_argument("--verify-frames", type=int, default=60)
+    resize.add_argument("--threads", type=int, default=2)  # fmt: skip
+
+
+def _size(text: str) -> tuple[int, int]:
+    w, sep, h = text.lower().partition("x")
+    if not (sep and w.isdigit() and h.isdigit()):
+        raise ConfigError(f"size {text!r}: expected WxH, e.g. 416x256")
+    return int(w), int(h)
+
 
 def run(args: argparse.Namespace) -> int:
-    """Build, verify and install ``models/<name>-int8.onnx`` and its manifest.
+    """Build, verify and install ``<name>-int8`` (build) or ``<name>-<W>x<H>`` (resize).
 
     Raises:
         ModelError: unknown name, missing or corrupt source, or agreement below threshold.
@@ -41,9 +73,19 @@ def run(args: argparse.Namespace) -> int:
     """
     if not 0 < args.threshold <= 1:
         raise ConfigError(f"--threshold must be in (0, 1], got {args.threshold}")
-    if args.calib_frames < 1 or args.verify_frames < 1:
+    if getattr(args, "calib_frames", 1) < 1 or args.verify_frames < 1:
         raise ConfigError("--calib-frames and --verify-frames must be at least 1")
     models_dir = args.models_dir or default_models_dir()
+    if args.action == "resize":
+        size = _size(args.size)
+        opts = BuildOptions(calib=tuple(args.calib), verify_frames=args.verify_frames,
+                            threshold=args.threshold, threads=args.threads)  # fmt: skip
+        result = build_resized(args.name, size, models_dir, args.out or models_dir, opts)
+        a = result.agreement
+        print(f"built {result.model_path} and {result.manifest_path}")
+        print(f"agreement with {args.name} over {a.frames} frames: recall {a.recall:.1%}, "
+              f"precision {a.precision:.1%}")  # fmt: skip
+        return 0
     opts = BuildOptions(
         calib=tuple(args.calib), calib_frames=args.calib_frames,
         verify_frames=args.verify_frames, threshold=args.threshold, threads=args.threads,

@@ -36,7 +36,7 @@ from edge.detect.manifest import (
 )
 from edge.detect.onnx import OnnxDetector
 from edge.detect.preprocess import Preprocessor
-from edge.errors import ModelError
+from edge.errors import ConfigError, ModelError
 from edge.types import Detections, FloatArray, Frame
 
 log = logging.getLogger(__name__)
@@ -184,16 +184,28 @@ class BuildResult:
     kept_float: tuple[str, ...]
 
 
-def _int8_manifest(src_json: Path, name: str, built: Path, extra: dict[str, Any]) -> dict[str, Any]:
+def _derived_manifest(
+    src_json: Path, name: str, built: Path, how: str, extra: dict[str, Any]
+) -> dict[str, Any]:
+    """The source model's manifest, made over for a file derived from it (``how`` made it)."""
     data: dict[str, Any] = json.loads(src_json.read_text(encoding="utf-8"))
     digest = sha256_file(built)
     data.update(
-        name=name, precision="int8", file=built.name, sha256=digest,
-        size_bytes=built.stat().st_size,
-        sha256_accepted={digest: f"built by `edge-counter model build` from {data['name']}"},
+        name=name, file=built.name, sha256=digest, size_bytes=built.stat().st_size,
+        sha256_accepted={digest: f"built by `{how}` from {data['name']}"},
         source=data["name"], urls=[], **extra,
     )  # fmt: skip
     return data
+
+
+def _install(work: Path, built: Path, data: dict[str, Any], out_dir: Path) -> tuple[Path, Path]:
+    """Move a verified model, then its manifest, from the scratch dir into ``out_dir``."""
+    (work / "manifest.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    model_path, manifest_path = out_dir / built.name, out_dir / f"{data['name']}.json"
+    os.replace(built, model_path)
+    os.replace(work / "manifest.json", manifest_path)
+    load_manifest(manifest_path)
+    return model_path, manifest_path
 
 
 def _quantise(
@@ -226,7 +238,7 @@ def build_int8(name: str, models_dir: Path, out_dir: Path, opts: BuildOptions) -
     sources = list(opts.calib) or public_clips(default_data_dir())
     refs = sample_frames(sources, opts.calib_frames + opts.verify_frames)
     calib, verify = split_frames(refs, opts.verify_frames)
-    recipe = RECIPES.get(manifest.name, Recipe())
+    recipe = RECIPES.get(manifest.name) or RECIPES.get(manifest.source or "", Recipe())
     out_name = f"{manifest.name}-int8"
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f".{out_name}.", dir=out_dir) as tmp:
@@ -234,8 +246,9 @@ def build_int8(name: str, models_dir: Path, out_dir: Path, opts: BuildOptions) -
         quantize.prepare_fp32(src, work / "prepared.onnx")
         built = work / f"{out_name}.onnx"
         kept = _quantise(work / "prepared.onnx", built, calib, manifest.input, recipe)
-        int8 = manifest_from_dict(_int8_manifest(models_dir / f"{name}.json", out_name, built,
-                                                 {}), out_name)  # fmt: skip
+        how, precision = "edge-counter model build", {"precision": "int8"}
+        int8 = manifest_from_dict(_derived_manifest(models_dir / f"{name}.json", out_name, built,
+                                                    how, precision), out_name)  # fmt: skip
         cfg = DetectorConfig(model=name, threads=opts.threads)
         agreement = measure_agreement(
             OnnxDetector(manifest, src, cfg), OnnxDetector(int8, built, cfg),
@@ -247,14 +260,68 @@ def build_int8(name: str, models_dir: Path, out_dir: Path, opts: BuildOptions) -
                 f"precision {agreement.precision:.1%} over {agreement.frames} frames "
                 f"(threshold {opts.threshold:.0%}); nothing written"
             )
-        extra = {"agreement": agreement.__dict__, "quantization": {
+        extra = {**precision, "agreement": agreement.__dict__, "quantization": {
             "format": "QDQ", "weights": "QInt8 per-channel", "activations": "QUInt8 per-tensor",
             "calibration": "MinMax", "calibration_frames": len(calib),
             "kept_float": list(kept), "recipe": recipe.__dict__}}  # fmt: skip
-        data = _int8_manifest(models_dir / f"{name}.json", out_name, built, extra)
-        (work / "manifest.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-        model_path, manifest_path = out_dir / built.name, out_dir / f"{out_name}.json"
-        os.replace(built, model_path)
-        os.replace(work / "manifest.json", manifest_path)
-    load_manifest(manifest_path)
+        data = _derived_manifest(models_dir / f"{name}.json", out_name, built, how, extra)
+        model_path, manifest_path = _install(work, built, data, out_dir)
     return BuildResult(model_path, manifest_path, agreement, kept)
+
+
+def build_resized(
+    name: str, size_wh: tuple[int, int], models_dir: Path, out_dir: Path, opts: BuildOptions
+) -> BuildResult:
+    """Build ``out_dir/<name>-<W>x<H>.onnx``: the FP32 model ``name`` with another input size.
+
+    A camera's frame is rarely square. Letterboxed into 416×416, a 16:9 frame leaves 44% of the
+    input to padding, which the model computes all the same. With a 416×256 input the model
+    sees the same frame pixels and runs about 1.65× faster (docs/model.md). The copy is checked
+    against the source model on ``opts.verify_frames`` frames of the public clips (or
+    ``opts.calib``), like an INT8 build, and installed only if it agrees.
+
+    Raises:
+        ModelError: unknown or non-FP32 model, a graph that fixes its input size, or
+            agreement below ``opts.threshold``.
+        ConfigError: a size that is not a multiple of the model's largest stride, or a
+            frame source without frames.
+    """
+    from edge.detect import quantize  # noqa: PLC0415 - build-time only (onnx)
+
+    manifest, src = resolve_model(name, models_dir)
+    if manifest.precision != "fp32":
+        raise ModelError(f"{name} is {manifest.precision}: resize the fp32 model, then build")
+    w, h = size_wh
+    step = max(manifest.strides, default=32)
+    if min(w, h) < step or w % step or h % step:
+        raise ConfigError(f"input size {w}x{h}: width and height must be multiples of {step} "
+                          f"(the largest stride of {name})")  # fmt: skip
+    out_name = f"{manifest.name}-{w}x{h}"
+    refs = sample_frames(list(opts.calib) or public_clips(default_data_dir()), opts.verify_frames)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f".{out_name}.", dir=out_dir) as tmp:
+        work = Path(tmp)
+        built = work / f"{out_name}.onnx"
+        quantize.resize_input(src, built, size_wh)
+        how = "edge-counter model resize"
+        data = _derived_manifest(models_dir / f"{name}.json", out_name, built, how, {})
+        data["input"]["size_wh"] = [w, h]
+        cfg = DetectorConfig(model=name, threads=opts.threads)
+        try:
+            resized = OnnxDetector(manifest_from_dict(data, out_name), built, cfg)
+            agreement = measure_agreement(
+                OnnxDetector(manifest, src, cfg), resized, read_frames(refs),
+                (cfg.score_threshold, CONFIDENT_SCORE),
+            )  # fmt: skip
+        except ModelError as err:
+            raise ModelError(f"{name} cannot take a {w}x{h} input (its graph fixes the size): "
+                             f"{err}") from None  # fmt: skip
+        if min(agreement.recall, agreement.precision) < opts.threshold:
+            raise ModelError(
+                f"{out_name}: agrees with {name} on only recall {agreement.recall:.1%}, "
+                f"precision {agreement.precision:.1%} over {agreement.frames} frames "
+                f"(threshold {opts.threshold:.0%}); nothing written"
+            )
+        data["agreement"] = agreement.__dict__
+        model_path, manifest_path = _install(work, built, data, out_dir)
+    return BuildResult(model_path, manifest_path, agreement, ())

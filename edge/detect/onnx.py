@@ -116,6 +116,8 @@ class OnnxDetector:
         """
         self._manifest = manifest
         self._session = open_session(onnx_path, config.threads)
+        self._path = onnx_path
+        self._run_errors = _ort_errors(_ort())
         _check_io(self._session, manifest, onnx_path)
         self._pre = Preprocessor(manifest.input)
         self._decode = make_decoder(manifest)
@@ -140,11 +142,19 @@ class OnnxDetector:
         return Prepared(frame, tensor, letterbox, (time.perf_counter() - t0) * 1e3)
 
     def infer(self, prepared: Prepared) -> Inferred:
-        """Run the model on a prepared frame (``session.run`` and nothing else)."""
+        """Run the model on a prepared frame (``session.run`` and nothing else).
+
+        Raises:
+            ModelError: naming the file, when onnxruntime fails to run the graph.
+        """
         t0 = time.perf_counter()
-        outputs: list[FloatArray] = self._session.run(
-            self._outputs, {self._manifest.input.name: prepared.tensor}
-        )
+        try:
+            outputs: list[FloatArray] = self._session.run(
+                self._outputs, {self._manifest.input.name: prepared.tensor}
+            )
+        except self._run_errors as err:
+            first = str(err).splitlines()[0] if str(err) else type(err).__name__
+            raise ModelError(f"{self._path}: the model failed to run: {first}") from None
         return Inferred(prepared, tuple(outputs), (time.perf_counter() - t0) * 1e3)
 
     def decode(self, inferred: Inferred) -> Detections:

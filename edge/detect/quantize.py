@@ -1,8 +1,9 @@
-"""Model build (workstation only): FP32 ONNX → static INT8 QDQ; never imported on the device.
+"""Model build (workstation only): FP32 ONNX → static INT8 QDQ, or another input size; never
+imported on the device.
 
 This is the one module that imports ``onnx`` and ``onnxruntime.quantization`` (the ``build``
 extra). The device path (``edge.detect.onnx``) loads only the result. ``edge.detect.build``
-drives it: frame sampling, verification against FP32 and the manifest.
+drives it: frame sampling, verification against the source model and the manifest.
 """
 
 from __future__ import annotations
@@ -64,6 +65,35 @@ def prepare_fp32(src: Path, dst: Path) -> None:
     except (OSError, ValueError, RuntimeError, onnx.onnx_cpp2py_export.checker.ValidationError,
             onnx.onnx_cpp2py_export.shape_inference.InferenceError) as err:  # fmt: skip
         raise ModelError(f"{src}: cannot prepare the model for quantisation: {err}") from None
+
+
+def resize_input(src: Path, dst: Path, size_wh: tuple[int, int]) -> None:
+    """Write a copy of ``src`` whose one 1×3×H×W input is ``size_wh`` (w, h) instead.
+
+    Only the declared shapes change: the input's, the outputs' row counts (left to inference)
+    and the intermediate shapes (dropped). A graph whose layers fix the size themselves (a
+    Reshape to constant dimensions) loads, but fails when it runs: the caller must try it.
+
+    Raises:
+        ModelError: the file is not a readable ONNX model with one 4-D input.
+    """
+    onnx = _onnx()
+    try:
+        model = onnx.load(str(src))
+    except (OSError, ValueError, onnx.onnx_cpp2py_export.checker.ValidationError) as err:
+        raise ModelError(f"{src}: cannot read the model: {err}") from None
+    inits = {i.name for i in model.graph.initializer}
+    inputs = [i for i in model.graph.input if i.name not in inits]
+    dims = inputs[0].type.tensor_type.shape.dim if len(inputs) == 1 else []
+    if len(dims) != 4:
+        raise ModelError(f"{src}: needs one 1x3xHxW input to resize, found {len(inputs)} inputs")
+    dims[2].dim_value, dims[3].dim_value = size_wh[1], size_wh[0]
+    for out in model.graph.output:
+        for k, dim in enumerate(out.type.tensor_type.shape.dim):
+            if k > 0:
+                dim.dim_param = f"{out.name}_{k}"
+    del model.graph.value_info[:]
+    onnx.save(model, str(dst))
 
 
 def head_nodes(model_path: Path) -> list[str]:

@@ -143,3 +143,25 @@ def test_refuses_to_rebuild_from_int8(tmp_path: Path, capsys: pytest.CaptureFixt
     manifest["precision"] = "int8"
     (weights.parent / "nanodet-m.json").write_text(json.dumps(manifest))
     assert "already int8" in refused(capsys, "nanodet-m", "--models-dir", str(weights.parent))
+
+
+@pytest.mark.parametrize(
+    ("size", "message"),
+    [("416", "expected WxH"), ("416x", "expected WxH"), ("400x256", "multiples of 32"),
+     ("416x0", "multiples of 32")],
+)  # fmt: skip
+def test_resize_refuses_a_bad_size(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, size: str, message: str
+) -> None:
+    out = tmp_path / "out"
+    models = ["--models-dir", str(MODELS_DIR), "--out", str(out)]
+    assert main(["model", "resize", "yolox-nano", size, *models]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("edge-counter model: error:") and message in err, err
+    assert not out.exists() or list(out.iterdir()) == []
+
+
+def test_resize_refuses_an_unknown_model(capsys: pytest.CaptureFixture[str]) -> None:
+    models = ["--models-dir", str(MODELS_DIR)]
+    assert main(["model", "resize", "no-such-model", "416x256", *models]) == 2
+    assert "unknown model 'no-such-model'" in capsys.readouterr().err
