@@ -39,4 +39,8 @@ for name in yolox-nano nanodet-m; do
     edge-counter model build "$name"
   fi
 done
+# YOLOX-Nano with a 416x256 input: the same model without letterbox padding on 16:9 cameras.
+if [ ! -f models/yolox-nano-416x256.onnx ] || [ ! -f models/yolox-nano-416x256.json ]; then
+  edge-counter model resize yolox-nano 416x256
+fi
 echo "setup: done (activate with: . .venv/bin/activate)"
