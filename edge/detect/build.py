@@ -67,11 +67,13 @@ RECIPES: dict[str, Recipe] = {"yolox-nano": Recipe(keep_float=("Conv_41", "Conv_
 
 @dataclass(frozen=True)
 class Agreement:
-    """How well INT8 detections reproduce FP32 ones (same class, IoU above ``iou``).
+    """How well a built model's detections reproduce its source's (same class, IoU > ``iou``).
+
+    The source is the FP32 model for an INT8 build, the original input size for a resize.
 
     Attributes:
-        recall: share of FP32 detections an INT8 detection matches.
-        precision: share of INT8 detections that match an FP32 detection.
+        recall: share of source (e.g. FP32) detections a built-model detection matches.
+        precision: share of built-model (e.g. INT8) detections that match a source detection.
         frames: verification frames (none used for calibration).
         iou: match threshold.
         min_score: detection score threshold of both detectors.
@@ -306,6 +308,11 @@ def build_resized(
         how = "edge-counter model resize"
         data = _derived_manifest(models_dir / f"{name}.json", out_name, built, how, {})
         data["input"]["size_wh"] = [w, h]
+        data["input"]["note"] = (
+            f"as {name}, letterboxed into {w}x{h} instead of "
+            f"{manifest.input.size_wh[0]}x{manifest.input.size_wh[1]}"
+        )
+        data["output_layout"] = f"as {name}, with one row per cell of the {w}x{h} input's grids"
         cfg = DetectorConfig(model=name, threads=opts.threads)
         try:
             resized = OnnxDetector(manifest_from_dict(data, out_name), built, cfg)
