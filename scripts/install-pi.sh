@@ -5,7 +5,7 @@
 #   sudo scripts/install-pi.sh                 install or upgrade, enable the service
 #   sudo scripts/install-pi.sh --start         ... and (re)start it now
 #   sudo scripts/install-pi.sh --mirror DIR    fetch models from an asset mirror
-#   sudo scripts/install-pi.sh --build-model   build the INT8 model on the device (slow)
+#   sudo scripts/install-pi.sh --build-model   build the INT8 and 416x256 models on the device
 #   sudo scripts/install-pi.sh --collector     also install the collector unit (server)
 #   sudo scripts/install-pi.sh --uninstall     remove program and units; keep config and
 #                                              the outbox (/var/lib/edge-counter)
@@ -18,7 +18,7 @@ SRC="$PREFIX/src"
 MODELS="$PREFIX/models"
 CONF_DIR=/etc/edge-counter
 UNIT_DIR=/etc/systemd/system
-MODEL="${EDGE_COUNTER_MODEL:-nanodet-m}"
+MODEL="${EDGE_COUNTER_MODEL:-yolox-nano}"
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 start=0 build=0 collector=0 uninstall=0 purge=0 mirror=""
@@ -87,7 +87,7 @@ install_program() {
 }
 
 install_models() {
-    # Manifests and any INT8 model built on a workstation, then the FP32 weights.
+    # Manifests and any model built on a workstation (INT8, resized), then the FP32 weights.
     cp -a "$REPO"/models/*.json "$MODELS"/
     if compgen -G "$REPO/models/*.onnx" >/dev/null; then cp -a "$REPO"/models/*.onnx "$MODELS"/; fi
     local args=(assets fetch --only models --models-dir "$MODELS")
@@ -99,8 +99,14 @@ install_models() {
         log "building $MODEL-int8 (calibrates on the sample clips; takes a while)"
         "$VENV/bin/edge-counter" model build "$MODEL" --models-dir "$MODELS" --out "$MODELS"
     else
-        log "warning: $MODEL-int8.onnx missing: build it on a workstation (edge-counter model" \
-            "build $MODEL) and copy it to $MODELS, or rerun with --build-model"
+        log "note: $MODEL-int8 not installed (optional; the example config uses $MODEL): build" \
+            "it on a workstation (scripts/setup.sh) and install from that checkout, or rerun" \
+            "with --build-model"
+    fi
+    if [ "$build" -eq 1 ] && [ ! -f "$MODELS/$MODEL-416x256.onnx" ]; then
+        log "building $MODEL-416x256 (no letterbox padding on 16:9 cameras)"
+        "$VENV/bin/edge-counter" model resize "$MODEL" 416x256 --models-dir "$MODELS" \
+            --out "$MODELS" || log "note: $MODEL cannot take a 416x256 input; use $MODEL"
     fi
 }
 
