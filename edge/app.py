@@ -36,6 +36,7 @@ from edge.config import (
     ReplaySourceConfig,
     SourceConfig,
     check_lines_inside,
+    check_zones_inside,
 )
 from edge.errors import ConfigError, EdgeError
 from edge.feeds import EndOfFrames, Feed, LiveFeed, RecordedFeed
@@ -43,7 +44,7 @@ from edge.health import Health, SystemProbe
 from edge.notify import Notifier
 from edge.pipeline import DetectAhead, FrameResult, Pipeline
 from edge.publish import MetricValue
-from edge.replay import ZoneStage, build_pipeline, check_zones_inside
+from edge.replay import ZoneStage, build_pipeline
 from edge.uplink import Uplink
 
 log = logging.getLogger(__name__)

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from edge.classes import CLASS_NAMES, category_of
 from edge.config import AppConfig, LineConfig
 from edge.errors import ConfigError
 from edge.replay import ReplayResult, replay
-from edge.types import CLASS_NAMES, category_of
 
 
 @dataclass(frozen=True)

@@ -10,12 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from edge.capture.replay import ReplaySource
-from edge.config import AppConfig, ZoneConfig, check_lines_inside
+from edge.config import AppConfig, ZoneConfig, check_lines_inside, check_zones_inside
 from edge.count.line_counter import LineCounter
 from edge.count.zone_report import SnapshotClock, ZoneReport, ZoneSnapshot
 from edge.count.zones import ZoneCounter
 from edge.detect.onnx import build_detector
-from edge.errors import ConfigError
 from edge.pipeline import FrameResult, Pipeline, run
 from edge.track.bytetrack import ByteTracker
 from edge.types import Crossing
@@ -91,21 +90,6 @@ class ZoneStage:
     def to_json(self) -> dict[str, Any]:
         """Run summaries per zone name."""
         return {z.name: r.to_json() for z, r in zip(self.zones, self.reports, strict=True)}
-
-
-def check_zones_inside(zones: tuple[ZoneConfig, ...], width: int, height: int) -> None:
-    """Reject zones with a vertex outside a ``width``×``height`` frame.
-
-    Raises:
-        ConfigError: naming the zone and the point.
-    """
-    for z in zones:
-        for x, y in z.polygon:
-            if not (0 <= x <= width and 0 <= y <= height):
-                raise ConfigError(
-                    f"zones.{z.name}.polygon: point ({x:g}, {y:g}) lies outside the "
-                    f"{width}x{height} frame"
-                )
 
 
 def build_pipeline(cfg: AppConfig, models_dir: Path) -> Pipeline:

@@ -12,20 +12,7 @@ FloatArray = npt.NDArray[np.float32]
 IntArray = npt.NDArray[np.int64]
 ImageArray = npt.NDArray[np.uint8]
 
-#: The classes the product counts, in the order of their ids everywhere (Detections.class_id).
-CLASS_NAMES: tuple[str, ...] = ("person", "bicycle", "car", "motorcycle", "bus", "truck")
-CLASS_ID: dict[str, int] = {name: i for i, name in enumerate(CLASS_NAMES)}
-PERSON = CLASS_ID["person"]
-#: Two-wheelers: a person box riding one of these is a rider, not a pedestrian.
-RIDEABLE: frozenset[int] = frozenset({CLASS_ID["bicycle"], CLASS_ID["motorcycle"]})
-VEHICLE_CLASSES: frozenset[str] = frozenset({"bicycle", "car", "motorcycle", "bus", "truck"})
-
 Direction = Literal["in", "out"]
-
-
-def category_of(class_name: str) -> str:
-    """Return the reporting category of a class: ``pedestrian`` or ``vehicle``."""
-    return "pedestrian" if class_name == "person" else "vehicle"
 
 
 @dataclass(frozen=True)
@@ -69,7 +56,7 @@ class Detections:
     Attributes:
         xyxy: N×4 float32 boxes in frame pixels (x1, y1, x2, y2).
         confidence: N float32 scores in [0, 1].
-        class_id: N int64 indices into ``CLASS_NAMES``.
+        class_id: N int64 indices into ``edge.classes.CLASS_NAMES``.
     """
 
     xyxy: FloatArray
@@ -183,7 +170,7 @@ class Crossing:
     Attributes:
         line: name of the line.
         direction: ``in`` (left side to right side of A→B) or ``out``.
-        class_name: class decided by vote over the track, one of ``CLASS_NAMES``.
+        class_name: class decided by vote over the track, one of ``edge.classes.CLASS_NAMES``.
         track_id: tracker id of the object.
         ts_s: source time of the crossing in seconds (the frame where it was seen across).
         confidence: mean detection score over the track.

@@ -7,9 +7,9 @@ import zoneinfo
 from dataclasses import dataclass, field
 from typing import Any
 
+from edge.classes import CLASS_NAMES, PERSON, category_of
 from edge.collector.buckets import bucket_edges, bucket_index, chunk_s
 from edge.collector.store import Reader
-from edge.types import CLASS_NAMES, PERSON, category_of
 
 #: Most numbers one counts answer may hold (series times buckets).
 MAX_CELLS = 2_000_000

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from edge.classes import VEHICLE_CLASSES
 from edge.collector.config import LineRef, QueueConfig
 from edge.collector.store import Reader
-from edge.types import VEHICLE_CLASSES
 
 
 def _count(

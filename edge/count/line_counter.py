@@ -19,9 +19,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from edge.classes import CLASS_NAMES, PERSON, RIDEABLE
 from edge.config import LineConfig
 from edge.geometry import F64, Segment, anchors, intersection_matrix
-from edge.types import CLASS_NAMES, PERSON, RIDEABLE, Crossing, Direction, Tracks
+from edge.types import Crossing, Direction, Tracks
 
 #: Classes a tracker id may drift between without being another object: counted by vote.
 _GROUP = np.array([0, 1, 2, 1, 2, 2])  # person | two-wheelers | four-wheelers, by class id

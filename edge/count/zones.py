@@ -32,12 +32,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from edge.classes import CLASS_NAMES, PERSON, VEHICLE_CLASSES
 from edge.config import ZoneConfig
 from edge.count.line_counter import rider_mask
 from edge.count.wait import WaitEstimate, WaitEstimator
 from edge.count.windows import ClockGuard
 from edge.geometry import F64, anchors, points_in_polygon
-from edge.types import CLASS_NAMES, PERSON, VEHICLE_CLASSES, Crossing, Tracks
+from edge.types import Crossing, Tracks
 
 _VEHICLE_IDS = np.array([n in VEHICLE_CLASSES for n in CLASS_NAMES])
 _GROUP = np.array([0, 1, 2, 1, 2, 2])  # person | two-wheelers | four-wheelers, by class id

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from edge.detect.labels import NMS_GROUP, class_map
+from edge.classes import GROUP, class_map
 from edge.detect.manifest import ModelManifest
 from edge.detect.preprocess import Letterbox
 from edge.errors import ModelError
@@ -167,7 +167,7 @@ def make_decoder(manifest: ModelManifest) -> Decoder:
 def nms(cands: Candidates, iou: float) -> npt.NDArray[np.intp]:
     """Non-maximum suppression within class groups; indices kept, best score first.
 
-    Groups (``labels.NMS_GROUP``): person; two-wheelers; four-wheelers (car, bus, truck).
+    Groups (``edge.classes.GROUP``): person; two-wheelers; four-wheelers (car, bus, truck).
     Within a group a box suppresses worse boxes of any class in it, so a vehicle boxed
     both as car and as truck is kept once (as its best class); a rider's person box and
     the motorcycle under it do not suppress each other.
@@ -182,7 +182,7 @@ def nms(cands: Candidates, iou: float) -> npt.NDArray[np.intp]:
         return np.zeros(0, np.intp)
     xywh = cands.xyxy_model.copy()
     xywh[:, 2:] -= xywh[:, :2]
-    group = NMS_GROUP[cands.class_id].astype(np.int32)
+    group = GROUP[cands.class_id].astype(np.int32)
     keep = _NMS_BATCHED(xywh, cands.score, group, 0.0, iou)
     kept = np.asarray(keep, np.intp).reshape(-1)
     return kept[np.argsort(-cands.score[kept], kind="stable")]

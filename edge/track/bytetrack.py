@@ -22,12 +22,13 @@ import numpy as np
 import numpy.typing as npt
 from scipy.optimize import linear_sum_assignment
 
+from edge.classes import CLASS_NAMES
 from edge.config import TrackerConfig
 from edge.geometry import F64, box_area, iou_matrix
 from edge.track import Motion
 from edge.track.flow import BoolArray, appearance_distance
 from edge.track.kalman import BoxKalman, predict_many
-from edge.types import CLASS_NAMES, Detections, Tracks
+from edge.types import Detections, Tracks
 
 #: Class id → association group: person | two-wheelers | four-wheelers.
 _GROUP = np.array([0, 1, 2, 1, 2, 2])

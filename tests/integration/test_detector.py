@@ -10,11 +10,12 @@ import cv2
 import numpy as np
 import pytest
 
+from edge.classes import CLASS_ID
 from edge.config import DetectorConfig
 from edge.detect.manifest import load_manifest, resolve_model
 from edge.detect.onnx import OnnxDetector, build_detector
 from edge.errors import ModelError
-from edge.types import CLASS_ID, Detections, Frame
+from edge.types import Detections, Frame
 from tests.conftest import CLIPS_DIR, MODELS_DIR, require_asset
 
 MODELS = ("yolox-nano", "nanodet-m")

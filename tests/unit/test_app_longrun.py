@@ -15,10 +15,11 @@ import tracemalloc
 import numpy as np
 import pytest
 
+from edge.classes import CLASS_ID
 from edge.config import LineConfig, TrackerConfig
 from edge.count.line_counter import LineCounter
 from edge.track.bytetrack import ByteTracker
-from edge.types import CLASS_ID, Detections
+from edge.types import Detections
 
 FPS = 2.0
 HOURS = 2.0

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from edge.classes import CLASS_ID
 from edge.config import TrackerConfig
 from edge.track.bytetrack import ByteTracker
-from edge.types import CLASS_ID, Detections, Tracks
+from edge.types import Detections, Tracks
 
 CFG = TrackerConfig()
 

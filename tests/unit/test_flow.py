@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 
 from edge.capture.skipped import motion_gray
+from edge.classes import CLASS_ID
 from edge.config import LineConfig, TrackerConfig
 from edge.count.line_counter import LineCounter
 from edge.track.bytetrack import ByteTracker
 from edge.track.flow import BoxFlow, appearance_distance
-from edge.types import CLASS_ID, Detections, ImageArray
+from edge.types import Detections, ImageArray
 
 H, W = 240, 320
 

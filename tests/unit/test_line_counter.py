@@ -9,9 +9,10 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
+from edge.classes import CLASS_ID
 from edge.config import LineConfig
 from edge.count.line_counter import LineCounter, rider_mask
-from edge.types import CLASS_ID, Crossing, Tracks
+from edge.types import Crossing, Tracks
 
 #: Horizontal line y = 100 from x = 0 (A) to x = 200 (B): "in" = moving down (left → right side).
 LINE = LineConfig(name="L", a=(0, 100), b=(200, 100), hysteresis_px=10)

@@ -11,8 +11,9 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
+from edge.classes import CLASS_ID, DROPPED, class_map
 from edge.config import DetectorConfig
-from edge.detect.labels import COCO_CLASSES, DROPPED, class_map
+from edge.detect.labels import COCO_CLASSES
 from edge.detect.manifest import InputSpec, ModelManifest, resolve_model
 from edge.detect.onnx import build_detector
 from edge.detect.postprocess import (
@@ -26,7 +27,7 @@ from edge.detect.postprocess import (
 )
 from edge.detect.preprocess import Letterbox, Preprocessor
 from edge.errors import ConfigError, ModelError
-from edge.types import CLASS_ID, Frame
+from edge.types import Frame
 
 COCO = {name: i for i, name in enumerate(COCO_CLASSES)}
 YOLOX_SPEC = InputSpec(name="images", size_wh=(416, 416), letterbox="top_left", pad_value=114)

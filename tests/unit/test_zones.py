@@ -7,10 +7,11 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pytest
 
+from edge.classes import CLASS_ID
 from edge.config import ZoneConfig
 from edge.count.zone_report import ZoneReport
 from edge.count.zones import Dwell, ZoneCounter, ZoneState
-from edge.types import CLASS_ID, Crossing, Tracks
+from edge.types import Crossing, Tracks
 
 # Zone: x 100..300, y 100..300 (bottom-centre anchors inside count).
 SQUARE = ((100.0, 100.0), (300.0, 100.0), (300.0, 300.0), (100.0, 300.0))

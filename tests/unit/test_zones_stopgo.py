@@ -11,10 +11,11 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
+from edge.classes import CLASS_ID
 from edge.config import LineConfig, ZoneConfig
 from edge.count.line_counter import LineCounter
 from edge.count.zones import ZoneCounter
-from edge.types import CLASS_ID, Tracks
+from edge.types import Tracks
 
 LINE = LineConfig(name="L", a=(0.0, 230.0), b=(640.0, 230.0))  # moving down = "in"
 FPS = 10.0

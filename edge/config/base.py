@@ -1,0 +1,20 @@
+"""Configuration: the strict base model and how validation errors are told."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+Point = tuple[float, float]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def format_validation_error(err: ValidationError, origin: str) -> str:
+    """Render a pydantic error as one line per problem, each naming its dotted path."""
+    lines = []
+    for e in err.errors():
+        path = ".".join(str(p) for p in e["loc"]) or "<root>"
+        lines.append(f"{origin}: {path}: {e['msg']}")
+    return "\n".join(lines)

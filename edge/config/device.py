@@ -1,0 +1,73 @@
+"""Configuration of the device itself: identity, broker, outbox, health, service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+
+from edge.config.base import _Strict
+
+
+class DeviceConfig(_Strict):
+    """Who the device is and where it keeps its state."""
+
+    id: str = Field("edge-1", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    site: str = Field("site-1", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    timezone: str = "UTC"
+    state_dir: Path = Path("/var/lib/edge-counter")
+
+
+class MqttConfig(_Strict):
+    """Broker connection. The password is read from ``password_file`` (systemd credential)."""
+
+    url: str = "mqtt://127.0.0.1:1883"
+    topic_prefix: str = Field("edge", pattern=r"^[A-Za-z0-9_./-]{1,64}$")
+    protocol: Literal["5", "3.1.1"] = "5"
+    username: str | None = None
+    password_file: Path | None = None
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    keepalive_s: int = Field(30, ge=5)
+    max_inflight: int = Field(20, ge=1, le=1000)
+    #: Reconnect backoff: doubles from ``reconnect_min_s`` up to ``reconnect_max_s``, both
+    #: jittered per device (±25 %) so a fleet does not reconnect in step after an outage.
+    reconnect_min_s: float = Field(1.0, gt=0)
+    reconnect_max_s: float = Field(60.0, gt=0)
+    counts_interval_s: float = Field(60.0, gt=0)
+    telemetry_interval_s: float = Field(30.0, gt=0)
+
+
+class OutboxConfig(_Strict):
+    """The on-device journal of crossings."""
+
+    max_rows: int = Field(1_000_000, ge=100)
+    keep_sent_s: float = Field(86_400.0, ge=0)
+
+
+class HealthConfig(_Strict):
+    """Health telemetry of the device service.
+
+    Frame rates are measured over the last ``fps_window_s`` (longer: steadier, slower to show a
+    stall); inference percentiles over the last ``latency_window_frames`` frames. The device
+    reports ``degraded`` when the processed rate is below ``min_processed_fps`` (after
+    ``startup_grace_s``) or the camera is lost.
+    """
+
+    fps_window_s: float = Field(10.0, gt=0)
+    latency_window_frames: int = Field(256, ge=8, le=100_000)
+    startup_grace_s: float = Field(30.0, ge=0)
+
+
+class ServiceConfig(_Strict):
+    """The device service (``edge-counter run``) under systemd.
+
+    On SIGTERM the service waits up to ``drain_timeout_s`` for the broker to acknowledge the
+    outbox (keep it well below the unit's ``TimeoutStopSec``); ``status_interval_s`` is how
+    often the one-line ``systemctl status`` text is refreshed.
+    """
+
+    drain_timeout_s: float = Field(10.0, ge=0)
+    status_interval_s: float = Field(10.0, gt=0)
