@@ -1,0 +1,1 @@
+"""Runtime: the one frame loop, the feed, detect-ahead, result sinks, health and supervision."""
