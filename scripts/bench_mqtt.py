@@ -24,11 +24,11 @@ import time
 from pathlib import Path
 
 from edge import __version__, wire
-from edge.broker import EmbeddedBroker, free_port
 from edge.config import DeviceConfig, MqttConfig, OutboxConfig
 from edge.outbox import Outbox
 from edge.publish import StatusInfo
 from edge.publish.mqtt import MqttPublisher, Subscriber
+from edge.tools.broker import EmbeddedBroker, free_port
 from edge.types import Crossing
 
 DEVICE = DeviceConfig(id="bench", site="lab")

@@ -24,12 +24,19 @@ import time
 from pathlib import Path
 from typing import Any
 
+from edge import app
+from edge.capture.pacing import thinned
 from edge.capture.replay import ReplaySource
 from edge.classes import CLASS_NAMES, category_of
-from edge.config import AppConfig, LineConfig, default_data_dir, default_models_dir
+from edge.config import (
+    AppConfig,
+    LineConfig,
+    ReplaySourceConfig,
+    default_data_dir,
+    default_models_dir,
+)
 from edge.detect.onnx import build_detector
-from edge.evaluate import load_clip
-from edge.replay import replay
+from edge.tools.evaluate import load_clip
 
 
 def _truth(meta: dict[str, Any]) -> dict[str, dict[str, int]]:
@@ -49,11 +56,11 @@ def run_peer(video: Path, cfg: AppConfig, models_dir: Path) -> dict[str, Any]:
     detector = build_detector(cfg.detector, models_dir)
     tracker = sv.ByteTrack()
     zones = {ln.name: _zone(sv, ln) for ln in cfg.lines}
-    source = ReplaySource(video, detect_fps=cfg.detector.detect_fps)
+    source = ReplaySource(video)
     frames = 0
     t0 = time.perf_counter()
     try:
-        for frame in source.frames():
+        for frame in thinned(source.frames(), cfg.detector.detect_fps, keep_motion=False):
             dets = detector.detect(frame)
             sv_dets = sv.Detections(xyxy=dets.xyxy, confidence=dets.confidence,
                                     class_id=dets.class_id.astype(int))  # fmt: skip
@@ -80,11 +87,12 @@ def _named(zone: Any, direction: str) -> dict[str, int]:
 
 def run_ours(video: Path, cfg: AppConfig, models_dir: Path) -> dict[str, Any]:
     """The product's replay: same detector, our tracker and line counter."""
-    result = replay(video, cfg, models_dir)
+    source = ReplaySourceConfig(path=video)
+    result = app.run(cfg.model_copy(update={"source": source}), app.Options(models_dir))
     lines = {name: {d: sum(per.values()) for d, per in dirs.items()}
-             for name, dirs in result.lines.items()}  # fmt: skip
+             for name, dirs in result.totals.items()}  # fmt: skip
     cats = {name: {d: {category_of(c): n for c, n in per.items()} for d, per in dirs.items()}
-            for name, dirs in result.lines.items()}  # fmt: skip
+            for name, dirs in result.totals.items()}  # fmt: skip
     return {"lines": lines, "per_category": cats, "fps": result.fps,
             "frames": result.processed_frames}  # fmt: skip
 

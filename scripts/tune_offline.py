@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+from edge.pipeline import FrameResult, Pipeline, run
+from edge.replay import ReplayResult, empty_totals
 
 from edge.capture.replay import ReplaySource
 from edge.commands.evaluate import report
@@ -22,9 +24,7 @@ from edge.config import AppConfig, default_data_dir
 from edge.count.line_counter import LineCounter
 from edge.detect import Inferred, Prepared
 from edge.detect.preprocess import Letterbox
-from edge.evaluate import ClipScore, load_clip, score_clip
-from edge.pipeline import FrameResult, Pipeline, run
-from edge.replay import ReplayResult, empty_totals
+from edge.tools.evaluate import ClipScore, load_clip, score_clip
 from edge.track.bytetrack import ByteTracker
 from edge.types import Detections, Frame
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.broker import EmbeddedBroker, free_port
+from edge.tools.broker import EmbeddedBroker, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS_DIR = ROOT / "models"

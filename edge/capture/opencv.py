@@ -1,8 +1,8 @@
 """Capture stage for USB cameras and network streams (RTSP/HTTP) through OpenCV.
 
-A reader thread grabs frames as fast as the camera sends them and keeps only the newest
-(``live.NewestFrame``). When the stream fails, ends, stalls or freezes it reconnects by
-itself with capped exponential backoff, and counts the reconnects.
+``frames()`` reads frames as fast as the camera sends them (the feed's reader thread drives
+it and keeps only the newest). When the stream fails, ends, stalls or freezes it reconnects by
+itself with capped exponential backoff, counts the reconnects and yields ``GAP``.
 
 Timestamps: ``time.monotonic()`` taken right after each grab returns. Network cameras do not
 give a clock we can trust (RTSP/RTP times restart with every session and many cameras never
@@ -16,12 +16,13 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Generator
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 
-from edge.capture.live import NewestFrame, SlotReader, SourceStats
+from edge.capture import GAP, Gap, SourceStats
 from edge.config import OpenCVSourceConfig
 from edge.errors import SourceError
 from edge.types import Frame
@@ -65,8 +66,8 @@ def open_capture(url: str, timeout_s: float) -> cv2.VideoCapture | None:
     return cap
 
 
-class OpenCVSource(SlotReader):
-    """Frames of a USB camera or network stream; newest frame kept, reconnects by itself.
+class OpenCVSource:
+    """Frames of a USB camera or network stream; reconnects by itself.
 
     Args:
         cfg: URL or index, reconnect backoff (``reconnect_min_s`` doubling up to
@@ -75,44 +76,50 @@ class OpenCVSource(SlotReader):
             or bit-identical frames, for that long means the stream is dead; too short and a
             perfectly still compressed scene can trigger a needless reconnect) and
             ``open_timeout_s`` (how long the first open may take before start-up fails).
-        keep_skipped: hand over motion images of frames replaced before the pipeline took
-            them (``NewestFrame``), for the tracker's optical flow.
 
     Raises:
         SourceError: the camera cannot be opened, or gives no frame, within ``open_timeout_s``.
     """
 
-    def __init__(self, cfg: OpenCVSourceConfig, keep_skipped: bool = False) -> None:
+    def __init__(self, cfg: OpenCVSourceConfig) -> None:
         self._cfg = cfg
-        self._slot = NewestFrame(keep_skipped)
         self._stop = threading.Event()
         self._reconnects = 0
+        self._captured = 0
         self._lost = False
         self._seq = 0
         #: Why the stream was last lost (for logs and tests), None before the first loss.
         self.last_loss: str | None = None
         self._offset_s = time.time() - time.monotonic()
-        cap, first = self._open_first()
-        self._size = (int(first.shape[1]), int(first.shape[0]))
-        self._deliver(first)
-        self._thread = threading.Thread(target=self._run, args=(cap,), name="capture", daemon=True)
-        self._thread.start()
+        self._cap: cv2.VideoCapture | None
+        self._cap, self._first = self._open_first()
+        self._started = False
+        self._size = (int(self._first.shape[1]), int(self._first.shape[0]))
+
+    @property
+    def live(self) -> bool:
+        """A camera does not wait for us."""
+        return True
 
     @property
     def size_wh(self) -> tuple[int, int]:
         """Frame width and height in pixels (from the first frame)."""
         return self._size
 
+    def utc_offset_s(self) -> float:
+        """UTC minus the monotonic clock the frame times use, sampled when the source opened."""
+        return self._offset_s
+
     def stats(self) -> SourceStats:
-        """Captured, dropped, reconnects and whether the stream is lost right now."""
-        s = self._slot
-        return SourceStats(s.captured, s.dropped, self._reconnects, self._lost)
+        """Captured frames, reconnects and whether the stream is lost right now."""
+        return SourceStats(self._captured, self._reconnects, self._lost)
 
     def close(self) -> None:
-        """Stop the reader thread (it releases the camera)."""
+        """Make ``frames()`` end (after the read in progress, bounded by ``frozen_after_s``);
+        the camera is released by it, or now if it never started."""
         self._stop.set()
-        self._slot.close()
-        self._thread.join(timeout=self._cfg.frozen_after_s + 1)
+        if self._cap is not None and not self._started:
+            self._cap.release()
 
     def _open_first(self) -> tuple[cv2.VideoCapture, npt.NDArray[np.uint8]]:
         deadline = time.monotonic() + self._cfg.open_timeout_s
@@ -132,20 +139,25 @@ class OpenCVSource(SlotReader):
             time.sleep(delay_s)
             delay_s = min(2 * delay_s, self._cfg.reconnect_max_s)
 
-    def _deliver(self, image: npt.NDArray[np.uint8]) -> None:
+    def _frame(self, image: npt.NDArray[np.uint8]) -> Frame:
         ts_s = time.monotonic()
         if (image.shape[1], image.shape[0]) != self._size:
             raise SourceError(
                 f"source.url {self._cfg.url!r}: frame size changed from {self._size} to "
                 f"{image.shape[1]}x{image.shape[0]}; the counting lines no longer fit"
             )
-        self._slot.put(Frame(image=image, ts_s=ts_s, seq=self._seq))
+        frame = Frame(image=image, ts_s=ts_s, seq=self._seq)
         self._seq += 1
+        self._captured += 1
+        return frame
 
-    def _run(self, cap: cv2.VideoCapture | None) -> None:
-        """Reader thread: pump frames, reconnect on failure; a crash fails the slot."""
+    def frames(self) -> Generator[Frame | Gap, None, None]:
+        """Yield frames until ``close``, reconnecting as needed (``GAP`` after each loss)."""
+        self._started = True
+        cap, self._cap = self._cap, None
         delay_s = self._cfg.reconnect_min_s
         try:
+            yield self._frame(self._first)
             while not self._stop.is_set():
                 if cap is None:
                     if self._stop.wait(delay_s):
@@ -153,19 +165,19 @@ class OpenCVSource(SlotReader):
                     delay_s = min(2 * delay_s, self._cfg.reconnect_max_s)
                     cap = open_capture(self._cfg.url, self._cfg.frozen_after_s)
                     continue
-                if self._pump(cap):
+                got_any = yield from self._pump(cap)
+                if got_any:
                     delay_s = self._cfg.reconnect_min_s
                 cap.release()
                 cap = None
-        except Exception as err:
-            log.exception("camera reader thread failed")
-            self._slot.fail(err)
+                if not self._stop.is_set():
+                    yield GAP
         finally:
             if cap is not None:
                 cap.release()
 
-    def _pump(self, cap: cv2.VideoCapture) -> bool:
-        """Read until the stream fails or freezes; True if at least one frame came."""
+    def _pump(self, cap: cv2.VideoCapture) -> Generator[Frame, None, bool]:
+        """Read until the stream fails or freezes; returns True if at least one frame came."""
         got_any = False
         last_sig: bytes | None = None
         changed_at = time.monotonic()
@@ -182,7 +194,7 @@ class OpenCVSource(SlotReader):
                 break
             if not got_any:
                 got_any = self._mark_recovered()
-            self._deliver(np.asarray(image, np.uint8))
+            yield self._frame(np.asarray(image, np.uint8))
         else:
             return got_any
         self._mark_lost(reason)
@@ -197,7 +209,6 @@ class OpenCVSource(SlotReader):
 
     def _mark_lost(self, reason: str) -> None:
         self.last_loss = reason
-        self._slot.gap()
         if not self._lost:
             log.warning("camera %r lost: %s; reconnecting", self._cfg.url, reason)
         self._lost = True

@@ -1,8 +1,8 @@
 """Capture stage for the Raspberry Pi camera: the only module that imports ``picamera2``.
 
-A reader thread takes one request at a time from libcamera, copies the ``main`` stream out and
-releases the request at once (so the camera never runs out of buffers), then keeps only the
-newest frame (``live.NewestFrame``).
+``frames()`` takes one request at a time from libcamera, copies the ``main`` stream out and
+releases the request at once (so the camera never runs out of buffers); the feed's reader
+thread drives it and keeps only the newest frame.
 
 Timestamps: ``SensorTimestamp`` from the request metadata: the start of exposure in
 nanoseconds on ``CLOCK_BOOTTIME``, converted to seconds. It is immune to scheduling delays in
@@ -19,12 +19,13 @@ import importlib
 import logging
 import threading
 import time
+from collections.abc import Generator
 from types import ModuleType
 from typing import Any
 
 import numpy as np
 
-from edge.capture.live import NewestFrame, SlotReader, SourceStats
+from edge.capture import SourceStats
 from edge.config import PicameraSourceConfig
 from edge.errors import SourceError
 from edge.types import Frame
@@ -47,8 +48,8 @@ def import_picamera2() -> ModuleType:
         ) from None
 
 
-class PicameraSource(SlotReader):
-    """Frames of the Pi camera module at ``cfg.width``×``cfg.height``, BGR, newest kept.
+class PicameraSource:
+    """Frames of the Pi camera module at ``cfg.width``×``cfg.height``, BGR.
 
     Args:
         cfg: size and frame rate. A lower ``fps`` gives longer exposures in dim light and
@@ -56,29 +57,21 @@ class PicameraSource(SlotReader):
             newest frame is always fresh (and, with optical flow, at 15 or more: flow follows
             boxes one camera frame at a time).
         module: the picamera2 module (tests inject a fake); imported here when None.
-        keep_skipped: hand over motion images of frames replaced before the pipeline took
-            them (``NewestFrame``), for the tracker's optical flow.
 
     Raises:
         SourceError: picamera2 is missing, or the camera cannot be opened or configured.
     """
 
-    def __init__(
-        self,
-        cfg: PicameraSourceConfig,
-        module: ModuleType | None = None,
-        keep_skipped: bool = False,
-    ) -> None:
+    def __init__(self, cfg: PicameraSourceConfig, module: ModuleType | None = None) -> None:
         picamera2 = module if module is not None else import_picamera2()
         self._cfg = cfg
-        self._slot = NewestFrame(keep_skipped)
         self._stop = threading.Event()
         self._seq = 0
+        self._closed = False
+        self._running = False
         self._cam: Any = self._open(picamera2)
         boot_s = time.clock_gettime(time.CLOCK_BOOTTIME)
         self._offset_s = time.time() - boot_s
-        self._thread = threading.Thread(target=self._run, name="capture", daemon=True)
-        self._thread.start()
 
     def _open(self, picamera2: ModuleType) -> Any:
         cfg = self._cfg
@@ -97,21 +90,35 @@ class PicameraSource(SlotReader):
         return cam
 
     @property
+    def live(self) -> bool:
+        """A camera does not wait for us."""
+        return True
+
+    @property
     def size_wh(self) -> tuple[int, int]:
         """Configured width and height in pixels."""
         return self._cfg.width, self._cfg.height
 
+    def utc_offset_s(self) -> float:
+        """UTC minus ``CLOCK_BOOTTIME`` (the sensor timestamps' clock), sampled at open."""
+        return self._offset_s
+
     def stats(self) -> SourceStats:
-        """Captured and dropped frames; the Pi camera never reconnects in-process."""
-        return SourceStats(self._slot.captured, self._slot.dropped, 0, False)
+        """Captured frames; the Pi camera never reconnects in-process."""
+        return SourceStats(self._seq)
 
     def close(self) -> None:
-        """Stop the reader thread, then stop and close the camera."""
+        """End ``frames()`` after the request in progress; it stops and closes the camera, or
+        this does if it is not running."""
         self._stop.set()
-        self._slot.close()
-        self._thread.join(timeout=5)
-        self._cam.stop()
-        self._cam.close()
+        if not self._running:
+            self._shutdown()
+
+    def _shutdown(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._cam.stop()
+            self._cam.close()
 
     def _grab(self) -> Frame:
         request = self._cam.capture_request()
@@ -126,10 +133,21 @@ class PicameraSource(SlotReader):
         self._seq += 1
         return frame
 
-    def _run(self) -> None:
+    def frames(self) -> Generator[Frame, None, None]:
+        """Yield frames until ``close``.
+
+        Raises:
+            SourceError: the camera failed (libcamera cannot reopen it in-process: the
+                process ends and systemd restarts it).
+        """
+        self._running = True
         try:
             while not self._stop.is_set():
-                self._slot.put(self._grab())
-        except Exception as err:
-            log.exception("Pi camera reader thread failed")
-            self._slot.fail(err)
+                try:
+                    frame = self._grab()
+                except (RuntimeError, OSError) as err:
+                    raise SourceError(f"source: the Pi camera failed: {err}") from err
+                yield frame
+        finally:
+            self._running = False
+            self._shutdown()

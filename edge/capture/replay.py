@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Generator
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from edge.capture.skipped import SkippedFrames
+from edge.capture import SourceStats
 from edge.errors import SourceError
 from edge.types import Frame
 
@@ -23,25 +24,27 @@ os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
 
 class ReplaySource:
-    """Frames of a video file, in order; blocks rather than drops, so runs are deterministic.
+    """Frames of a video file, in order, every one of them (the feed thins and blocks).
+
+    UTC anchor (when the frame at ``ts_s = 0`` was taken), so that a replay, ``edge-counter run``
+    with a file source and a re-run of either give the same event times:
+
+    1. ``start_utc_s`` when given (``source.start_utc`` in the config, ``--start-utc``);
+    2. else, for a ``realtime`` replay (a camera emulated from a file), the wall-clock time at
+       which the source was opened;
+    3. else the file's modification time minus its duration: a recording is last written when
+       it ends.
 
     Args:
         path: the video file.
-        detect_fps: if set, keep only frames at this rate by video time (not by frame count),
-            to emulate a device that detects slower than the camera records. The skipped frames
-            are grabbed but not decoded to images, and counted in ``dropped``.
         realtime: sleep so frames come out at the speed they were recorded (live emulation).
-        keep_skipped: decode the frames skipped for ``detect_fps`` too and hand their motion
-            images over with the next frame (``Frame.between``), as a live camera does.
+        start_utc_s: UTC time of the first frame, seconds since the Unix epoch.
+
+    Raises:
+        SourceError: the file is missing or not a video.
     """
 
-    def __init__(
-        self,
-        path: Path,
-        detect_fps: float | None = None,
-        realtime: bool = False,
-        keep_skipped: bool = False,
-    ):
+    def __init__(self, path: Path, realtime: bool = False, start_utc_s: float | None = None):
         if not path.is_file():
             raise SourceError(f"{path}: no such video file")
         self._cap = cv2.VideoCapture(str(path))
@@ -55,21 +58,26 @@ class ReplaySource:
         )
         if self._size[0] <= 0 or self._size[1] <= 0:
             raise SourceError(f"{path}: video has no frame size (not a video?)")
-        self._period_s = 1.0 / detect_fps if detect_fps else 0.0
         self._realtime = realtime
-        self._dropped = 0
-        self._skipped = SkippedFrames(keep_skipped)
-        self._keep_skipped = keep_skipped
+        self._captured = 0
+        self._stop = threading.Event()
+        self._running = False
+        if start_utc_s is not None:
+            self._offset_s = start_utc_s
+        elif realtime:
+            self._offset_s = time.time()
+        else:
+            self._offset_s = path.stat().st_mtime - self.duration_s
+
+    @property
+    def live(self) -> bool:
+        """A file waits for us: never live."""
+        return False
 
     @property
     def size_wh(self) -> tuple[int, int]:
         """Frame width and height in pixels."""
         return self._size
-
-    @property
-    def dropped(self) -> int:
-        """Frames skipped to honour ``detect_fps``."""
-        return self._dropped
 
     @property
     def fps(self) -> float:
@@ -81,6 +89,19 @@ class ReplaySource:
         """Frame count from the container header (an estimate for some formats)."""
         return max(0, int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT)))
 
+    @property
+    def duration_s(self) -> float:
+        """Length of the recording from its header (0 when the rate is unknown)."""
+        return self.frame_count / self._fps if self._fps > 0 else 0.0
+
+    def utc_offset_s(self) -> float:
+        """UTC time of ``ts_s = 0`` (see the class docstring for the rule)."""
+        return self._offset_s
+
+    def stats(self) -> SourceStats:
+        """Frames read so far; a file never reconnects."""
+        return SourceStats(self._captured)
+
     def _timestamp_s(self, index: int) -> float:
         """Presentation time of the frame just grabbed; falls back to index / fps."""
         pos_ms = float(self._cap.get(cv2.CAP_PROP_POS_MSEC))
@@ -88,50 +109,38 @@ class ReplaySource:
             return pos_ms / 1000.0
         return index / self._fps if self._fps > 0 else float(index)
 
-    def frames(self) -> Iterator[Frame]:
-        """Yield frames with file timestamps until the end of the file.
+    def frames(self) -> Generator[Frame, None, None]:
+        """Yield every frame with its file timestamp until the end of the file (or ``close``).
 
         Raises:
             SourceError: the file holds no decodable frame at all.
         """
-        index, next_due_s, yielded = 0, 0.0, 0
+        self._running = True
+        try:
+            yield from self._decode()
+        finally:
+            self._running = False
+            self._cap.release()
+
+    def _decode(self) -> Generator[Frame, None, None]:
+        index = 0
         wall0 = time.monotonic()
-        while self._cap.grab():
+        while not self._stop.is_set() and self._cap.grab():
             ts_s = self._timestamp_s(index)
-            index += 1
-            # A small tolerance so 30 fps -> 5 fps keeps every 6th frame despite PTS rounding.
-            if self._period_s and ts_s + 1e-3 < next_due_s:
-                self._dropped += 1
-                self._keep(index - 1)
-                continue
             ok, image = self._cap.retrieve()
             if not ok or image is None:
-                log.warning("%s: frame %d does not decode; stopping", self._path, index - 1)
+                log.warning("%s: frame %d does not decode; stopping", self._path, index)
                 break
-            next_due_s = max(next_due_s + self._period_s, ts_s) if self._period_s else 0.0
             if self._realtime:
                 time.sleep(max(0.0, wall0 + ts_s - time.monotonic()))
-            yielded += 1
-            yield Frame(
-                image=np.asarray(image, np.uint8),
-                ts_s=ts_s,
-                seq=index - 1,
-                between=self._skipped.take(),
-            )
-        if yielded == 0:
+            self._captured += 1
+            yield Frame(image=np.asarray(image, np.uint8), ts_s=ts_s, seq=index)
+            index += 1
+        if index == 0 and not self._stop.is_set():
             raise SourceError(f"{self._path}: no decodable frames")
 
-    def _keep(self, index: int) -> None:
-        """Decode a skipped frame for its motion image (``keep_skipped``)."""
-        if not self._keep_skipped:
-            return
-        ok, image = self._cap.retrieve()
-        if ok and image is not None:
-            self._skipped.add(np.asarray(image, np.uint8))
-        else:
-            log.warning("%s: skipped frame %d does not decode", self._path, index)
-            self._skipped.clear()
-
     def close(self) -> None:
-        """Release the decoder."""
-        self._cap.release()
+        """End ``frames()``; the decoder is released by it, or now if it is not running."""
+        self._stop.set()
+        if not self._running:
+            self._cap.release()

@@ -6,8 +6,14 @@ import argparse
 import os
 from pathlib import Path
 
-from edge.assets import FetchResult, fetch_clips, fetch_models, fetchable_models, load_clip_index
 from edge.errors import AssetError
+from edge.tools.assets import (
+    FetchResult,
+    fetch_clips,
+    fetch_models,
+    fetchable_models,
+    load_clip_index,
+)
 
 MIRROR_ENV = "EDGE_COUNTER_MIRROR"
 

@@ -13,16 +13,25 @@ import os
 import tempfile
 import time
 import urllib.request
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from edge.broker import EmbeddedBroker, free_port
+from edge import app
 from edge.collector.config import load_collector_config
 from edge.collector.service import Collector, split_host_port
-from edge.config import AppConfig, DeviceConfig, MqttConfig, default_data_dir, default_models_dir
+from edge.config import (
+    AppConfig,
+    DeviceConfig,
+    MqttConfig,
+    ReplaySourceConfig,
+    default_data_dir,
+    default_models_dir,
+)
 from edge.errors import ConfigError
-from edge.evaluate import load_clip
-from edge.replay import Totals, replay
-from edge.uplink import Uplink
+from edge.tools.broker import EmbeddedBroker, free_port
+from edge.tools.evaluate import load_clip, recording_duration_s
+
+Totals = dict[str, dict[str, dict[str, int]]]
 
 DEFAULT_CLIP = "road_cctv_vehicles"
 
@@ -69,8 +78,12 @@ def _config(args: argparse.Namespace, workdir: Path, mqtt_url: str) -> AppConfig
     _, lines = load_clip(clip_dir)
     det = AppConfig().detector.model_dump()
     det.update({k: v for k, v in (("model", args.model), ("detect_fps", args.detect_fps)) if v})
+    video = clip_dir / "video.mp4"
+    # The clip's timeline ends now, so the dashboard's "today" shows it.
+    start = datetime.now(UTC) - timedelta(seconds=recording_duration_s(video))
     return AppConfig.model_validate({
         "device": DeviceConfig(id="demo-cam-1", site="demo-site", state_dir=workdir / "state"),
+        "source": ReplaySourceConfig(path=video, start_utc=start),
         "detector": det, "lines": lines, "mqtt": MqttConfig(url=mqtt_url),
     })  # fmt: skip
 
@@ -92,17 +105,14 @@ def _replay_and_publish(
     cfg = _config(args, workdir, broker_url)
     clip = default_data_dir() / "videos" / args.clip / "video.mp4"
     print(f"demo: replaying {clip} -> {broker_url} -> collector {http_url}", flush=True)
-    uplink = Uplink(cfg, cfg.detector.model)
-    uplink.start()
-    try:
-        result = replay(clip, cfg, default_models_dir(), uplink.record)
-    finally:
-        remaining = uplink.finish(60.0)
-    stored = _collector_totals(http_url, uplink.journaled - remaining)
-    _print_totals(result.lines, stored)
+    result = app.run(cfg, app.Options(default_models_dir(), drain_timeout_s=60.0))
+    remaining = result.remaining or 0
+    journaled = len(result.crossings)
+    stored = _collector_totals(http_url, journaled - remaining)
+    _print_totals(result.totals, stored)
     print(
         f"{result.processed_frames} frames at {result.fps:.1f} fps; "
-        f"{uplink.journaled} crossings published, {remaining} left in the outbox"
+        f"{journaled} crossings published, {remaining} left in the outbox"
     )
 
 

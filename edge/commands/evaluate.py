@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from edge.config import AppConfig, default_data_dir, default_models_dir, load_config
-from edge.evaluate import Cell, ClipScore, evaluate, wape
+from edge.tools.evaluate import Cell, ClipScore, evaluate, wape
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

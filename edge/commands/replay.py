@@ -5,12 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
-from edge.annotate import Annotator
-from edge.capture.replay import ReplaySource
+from edge import app
 from edge.config import (
     AppConfig,
     DetectorConfig,
@@ -20,11 +18,7 @@ from edge.config import (
     parse_line_option,
     parse_zone_option,
 )
-from edge.count.zone_report import ZoneSnapshot
 from edge.errors import ConfigError
-from edge.pipeline import FrameResult
-from edge.replay import ReplayResult, replay
-from edge.uplink import Uplink
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -53,6 +47,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print counts as JSON on stdout")
     p.add_argument("--annotate", type=Path, metavar="OUT.mp4", help="write an annotated video")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    p.add_argument(
+        "--start-utc",
+        metavar="ISO8601",
+        help="when the recording started, e.g. 2026-12-04T08:00:00+04:00 (default: the "
+        "file's modification time minus its duration)",
+    )
     g = p.add_argument_group("publishing (optional): journal and ship every crossing over MQTT")
     g.add_argument("--mqtt", metavar="URL", help="broker, mqtt://HOST:PORT or mqtts://HOST:PORT")
     g.add_argument("--state-dir", type=Path, help="where the outbox lives (default: config)")
@@ -107,40 +107,15 @@ def effective_config(args: argparse.Namespace) -> AppConfig:
     if args.zone:
         data["zones"] = [parse_zone_option(t).model_dump() for t in args.zone]
     _device_overrides(args, data)
+    data["source"] = {"type": "replay", "path": str(args.video), "start_utc": args.start_utc}
     cfg = parse_config(data, str(args.config or "command line"))
     if not cfg.lines:
         raise ConfigError("no counting line: pass --line NAME:AX,AY,BX,BY or [[lines]] in --config")
     return cfg
 
 
-class Progress:
-    """A progress bar on stderr, refreshed at most twice a second."""
-
-    def __init__(self, total: int, enabled: bool):
-        self._total, self._enabled = max(total, 1), enabled
-        self._done, self._last = 0, 0.0
-
-    def __call__(self, result: FrameResult) -> None:
-        self._done = result.frame.seq + 1
-        now = time.monotonic()
-        if self._enabled and now - self._last >= 0.5:
-            self._last = now
-            pct = min(100.0, 100.0 * self._done / self._total)
-            bar = "#" * int(pct / 4)
-            print(
-                f"\r[{bar:<25}] {pct:5.1f}% frame {self._done}/{self._total}",
-                end="",
-                file=sys.stderr,
-                flush=True,
-            )
-
-    def close(self) -> None:
-        if self._enabled:
-            print(file=sys.stderr)
-
-
-def _print_text(result: ReplayResult) -> None:
-    for name, dirs in result.lines.items():
+def _print_text(result: app.Report) -> None:
+    for name, dirs in result.totals.items():
         for direction in ("in", "out"):
             counts = ", ".join(f"{k}={v}" for k, v in sorted(dirs[direction].items())) or "-"
             print(f"{name} {direction}: {counts}")
@@ -150,66 +125,24 @@ def _print_text(result: ReplayResult) -> None:
     )
 
 
-class Outputs:
-    """What watches each processed frame: progress bar, annotated video, uplink."""
-
-    def __init__(self, args: argparse.Namespace, cfg: AppConfig):
-        probe = ReplaySource(args.video)  # learn length, size and rate up front
-        total, size_wh, fps = probe.frame_count, probe.size_wh, probe.fps
-        probe.close()
-        self.progress = Progress(total, enabled=not args.no_progress and total > 250)
-        self.annotator: Annotator | None = None
-        self.uplink: Uplink | None = None
-        if args.annotate:
-            out_fps = cfg.detector.detect_fps or fps or 25.0
-            self.annotator = Annotator(args.annotate, size_wh, out_fps, cfg.lines)
-        if cfg.mqtt is not None:
-            # The clip's timeline ends now: event times are in the past, intervals closed.
-            duration_s = total / fps if fps > 0 else 0.0
-            self.uplink = Uplink(cfg, cfg.detector.model, time.time() - duration_s)
-            self.uplink.start()
-
-    def __call__(self, result: FrameResult) -> None:
-        if self.uplink is not None:
-            self.uplink.record(result)
-        self.progress(result)
-        if self.annotator is not None:
-            self.annotator.write(result)
-
-    def zone(self, snap: ZoneSnapshot) -> None:
-        """Hand a zone snapshot to the publisher (newest per zone; not journaled)."""
-        if self.uplink is not None:
-            self.uplink.publish_zone(snap)
-
-    def close(self, drain_timeout_s: float) -> int | None:
-        """Finish every output; returns the crossings left unpublished (None: no uplink)."""
-        self.progress.close()
-        if self.annotator is not None:
-            self.annotator.close()
-        return self.uplink.finish(drain_timeout_s) if self.uplink is not None else None
-
-
 def run(args: argparse.Namespace) -> int:
-    """Replay the video, publish if asked, and print its counts; exit 0."""
+    """Replay the video, publish if asked, and print its counts; exit 0 (1 if a worker died)."""
     cfg = effective_config(args)
-    outputs = Outputs(args, cfg)
-    try:
-        result = replay(
-            args.video, cfg, args.models_dir or default_models_dir(), outputs, outputs.zone
-        )
-    finally:
-        remaining = outputs.close(args.drain_timeout)
-    out = result.to_json()
-    if remaining is not None:
-        out["published"] = {"device_id": cfg.device.id, "remaining": remaining}
-    if remaining:
+    options = app.Options(
+        args.models_dir or default_models_dir(),
+        annotate=args.annotate,
+        progress=not args.no_progress,
+        drain_timeout_s=args.drain_timeout,
+    )
+    result = app.run(cfg, options)
+    if result.remaining:
         print(
-            f"edge-counter replay: {remaining} crossings not acknowledged within "
+            f"edge-counter replay: {result.remaining} crossings not acknowledged within "
             f"{args.drain_timeout:g} s; kept in the outbox for the next start",
             file=sys.stderr,
         )
     if args.json:
-        print(json.dumps(out, sort_keys=True))
+        print(json.dumps(result.to_json(), sort_keys=True))
     else:
         _print_text(result)
-    return 0
+    return result.exit_code

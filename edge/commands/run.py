@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from edge.app import App
+from edge import app
 from edge.config import default_models_dir, load_config
 from edge.errors import ConfigError
 
@@ -22,7 +22,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run until SIGTERM/SIGINT (or the end of a recorded source); 0 on a clean stop.
+    """Run until SIGTERM/SIGINT (or the end of a recorded source); 0 on a clean stop, 1 when a
+    worker thread died (systemd restarts the service).
 
     Raises:
         ConfigError: the config has no ``[source]`` or no ``[mqtt]`` section.
@@ -32,4 +33,5 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"{args.config}: source: a [source] section is required to run")
     if cfg.mqtt is None:
         raise ConfigError(f"{args.config}: mqtt: an [mqtt] section is required to run")
-    return App(cfg, args.models_dir or default_models_dir()).run()
+    report = app.run(cfg, app.Options(args.models_dir or default_models_dir()))
+    return report.exit_code

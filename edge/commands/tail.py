@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import sys
-import time
 from pathlib import Path
 
 from pydantic import ValidationError
 
-from edge import wire
 from edge.config import MqttConfig, format_validation_error
-from edge.errors import ConfigError, WireError
-from edge.publish.mqtt import Subscriber
+from edge.errors import ConfigError
+from edge.tools.tail import tail
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -42,39 +39,10 @@ def _config(args: argparse.Namespace) -> MqttConfig:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Print one line per message: receive time, topic, normalised JSON. Malformed → stderr.
+    """Print one line per message (``edge.tools.tail``).
 
     Returns:
         0 when ``--count`` or ``--idle-exit-s`` ends the run (or on Ctrl-C, via the CLI).
     """
-    cfg = _config(args)
-    kind = args.kind
-    if kind != "#" and kind not in wire.KINDS:
-        raise ConfigError(f"--kind {kind!r}: expected one of {sorted(wire.KINDS)}")
-    sub = Subscriber(cfg, [wire.subscription(cfg.topic_prefix, kind)])
-    sub.start()
-    good, last = 0, time.monotonic()
-    try:
-        while not (args.count and good >= args.count):
-            got = sub.get(0.2)
-            if got is None:
-                if args.idle_exit_s and time.monotonic() - last >= args.idle_exit_s:
-                    break
-                continue
-            last = time.monotonic()
-            good += _show(*got)
-    finally:
-        sub.stop()
+    tail(_config(args), args.kind, args.count, args.idle_exit_s)
     return 0
-
-
-def _show(topic: str, payload: bytes, received_utc_s: float) -> int:
-    try:
-        _, msg = wire.decode_for_topic(topic, payload)
-    except WireError as err:
-        sys.stderr.write(f"edge-counter tail: rejected {topic}: {err}\n")
-        sys.stderr.flush()
-        return 0
-    sys.stdout.write(f"{wire.utc_iso(received_utc_s)} {topic} {wire.encode(msg).decode()}\n")
-    sys.stdout.flush()
-    return 1

@@ -5,17 +5,26 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import AwareDatetime, Field, model_validator
 
 from edge.config.base import _Strict
 
 
 class ReplaySourceConfig(_Strict):
-    """A recorded video file, decoded with OpenCV."""
+    """A recorded video file, decoded with OpenCV.
+
+    ``realtime`` paces the frames as they were recorded (a camera emulated from a file).
+    ``start_utc`` is when the recording started (ISO 8601 with a zone, e.g.
+    ``2026-12-04T08:00:00+04:00``); event times are this plus the frame's time in the file.
+    Without it: for ``realtime``, the moment the source opens; else the file's modification
+    time minus its duration (a recording is last written when it ends), so every replay of a
+    file gives the same event times.
+    """
 
     type: Literal["replay"] = "replay"
     path: Path
     realtime: bool = False
+    start_utc: AwareDatetime | None = None
 
 
 class OpenCVSourceConfig(_Strict):

@@ -176,6 +176,7 @@ class MqttPublisher:
         self.drainer = Drainer(self.outbox, transport, settings, status_info or StatusInfo("?"))
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        self._failure: BaseException | None = None
         self._wire_client()
 
     def _wire_client(self) -> None:
@@ -222,9 +223,13 @@ class MqttPublisher:
     def _run(self) -> None:
         try:
             self.drainer.run(self._stopping)
-        except Exception:
+        except Exception as err:  # the thread's top: recorded for the supervisor
             log.exception("MQTT drain thread failed; crossings stay in the outbox")
-            raise
+            self._failure = err
+
+    def failure(self) -> BaseException | None:
+        """The drain thread's exception once it died, else None (supervision)."""
+        return self._failure
 
     def drain(self, timeout_s: float) -> int:
         """Wait until every journaled crossing is acknowledged, or ``timeout_s`` passes.

@@ -10,11 +10,11 @@ from pathlib import Path
 import cv2
 import pytest
 
+from edge.app import build_pipeline
 from edge.capture.replay import ReplaySource
 from edge.config import AppConfig
 from edge.errors import SourceError
-from edge.pipeline import DetectAhead
-from edge.replay import build_pipeline
+from edge.runtime.ahead import DetectAhead
 from edge.types import Frame
 from tests.conftest import CLIPS_DIR, MODELS_DIR, require_asset
 

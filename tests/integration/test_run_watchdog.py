@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from edge.app import App
+from edge import app
 from edge.config import load_config
 from edge.detect import Inferred, Prepared
-from edge.notify import Notifier
+from edge.runtime.notify import Notifier
 from tests.conftest import CLIPS_DIR, MODELS_DIR, Broker, require_asset
 from tests.integration.test_run_sigterm import write_config
 
@@ -75,16 +75,17 @@ def test_stalled_processing_loop_stops_the_watchdog_pings(
     clip = require_asset(CLIPS_DIR / "road_cctv_vehicles" / "video.mp4")
     source = f'type = "replay"\npath = "{clip}"\nrealtime = true'
     cfg = load_config(write_config(tmp_path / "c.toml", tmp_path / "state", broker, source))
-    app = App(cfg, MODELS_DIR, Notifier(str(notify_socket.path), watchdog_s=4.0))
-    runner = threading.Thread(target=app.run)
+    runtime = app.build(
+        cfg, app.Options(MODELS_DIR, notifier=Notifier(str(notify_socket.path), watchdog_s=4.0))
+    )
+    runner = threading.Thread(target=runtime.run)
     runner.start()
     try:
         notify_socket.wait_for("READY=1", timeout_s=60)
         assert pings(notify_socket.messages(4.0)) >= 2, "no pings while processing"
 
         gate = threading.Event()
-        assert app.processor is not None
-        detector = app.processor.stages.pipeline.detector
+        detector = runtime.parts.loop.parts.pipeline.detector
         real = detector.infer
 
         def stalled(prepared: Prepared) -> Inferred:
@@ -98,7 +99,7 @@ def test_stalled_processing_loop_stops_the_watchdog_pings(
         gate.set()
         assert pings(notify_socket.messages(3.0)) >= 1, "pings did not resume"
     finally:
-        app.request_stop()
+        runtime.request_stop()
         runner.join(60)
     assert not runner.is_alive()
     tail = [m for _, m in notify_socket.messages(0.5)]

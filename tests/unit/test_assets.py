@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from edge.assets import fetch_clips, fetch_models
 from edge.cli import main
 from edge.errors import AssetError
+from edge.tools.assets import fetch_clips, fetch_models
 
 WEIGHTS = b"not really onnx, but checksummed all the same" * 100
 VIDEO = b"\x00\x00\x00\x18ftypmp42 tiny"

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import re
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
-from edge.capture.live import NewestFrame
+from edge.capture import Gap
 from edge.capture.opencv import OpenCVSource
 from edge.config import OpenCVSourceConfig
 from edge.errors import SourceError
+from edge.runtime.feed import Feed, FrameSlot
 from edge.types import Frame
 
 
@@ -35,14 +38,25 @@ def cfg(url: Path | str, **kw: float) -> OpenCVSourceConfig:
     return OpenCVSourceConfig.model_validate({**base, **kw})
 
 
-def take(src: OpenCVSource, n: int, timeout_s: float = 10.0) -> list[Frame]:
+def take(src: OpenCVSource, n: int) -> list[Frame]:
+    """The first ``n`` frames (gaps skipped), read in this thread."""
     got: list[Frame] = []
-    deadline = time.monotonic() + timeout_s
-    while len(got) < n and time.monotonic() < deadline:
-        f = src.read(0.2)
-        if f is not None:
-            got.append(f)
+    for item in src.frames():
+        if isinstance(item, Frame):
+            got.append(item)
+        if len(got) >= n:
+            break
     return got
+
+
+def read_until(src: OpenCVSource, done: Callable[[], bool], timeout_s: float = 10.0) -> int:
+    """Read frames until ``done()``; returns the gaps seen."""
+    gaps, deadline = 0, time.monotonic() + timeout_s
+    for item in src.frames():
+        gaps += isinstance(item, Gap)
+        if done() or time.monotonic() > deadline:
+            break
+    return gaps
 
 
 def test_frames_carry_size_monotonic_time_and_sequence(tmp_path: Path) -> None:
@@ -63,13 +77,14 @@ def test_frames_carry_size_monotonic_time_and_sequence(tmp_path: Path) -> None:
 
 def test_slow_consumer_gets_newest_frame_and_drops_are_counted(tmp_path: Path) -> None:
     video = write_video(tmp_path / "v.avi", 400, (96, 64), moving=True)
-    src = OpenCVSource(cfg(video))
+    feed = Feed(OpenCVSource(cfg(video)), detect_fps=None, keep_motion=False)
+    feed.start()
     try:
         time.sleep(0.5)  # the reader decodes the whole file meanwhile
-        first = src.read(1.0)
-        stats = src.stats()
+        first = feed.next(1.0)
+        stats = feed.stats()
     finally:
-        src.close()
+        feed.stop()
     assert first is not None
     assert stats.captured > 50
     assert stats.dropped >= stats.captured - 2  # everything but the newest was overwritten
@@ -79,13 +94,11 @@ def test_stream_end_reconnects_by_itself_and_counts_it(tmp_path: Path) -> None:
     video = write_video(tmp_path / "v.avi", 20, (96, 64), moving=True)
     src = OpenCVSource(cfg(video))
     try:
-        deadline = time.monotonic() + 10
-        while src.stats().reconnects < 2 and time.monotonic() < deadline:
-            src.read(0.1)
+        gaps = read_until(src, lambda: src.stats().reconnects >= 2)
         stats = src.stats()
     finally:
         src.close()
-    assert stats.reconnects >= 2
+    assert stats.reconnects >= 2 and gaps >= 2  # each loss is a gap in the stream
     assert stats.captured >= 40  # the file came again after each reconnect
     assert src.last_loss == "the stream ended or timed out"
 
@@ -94,9 +107,7 @@ def test_identical_frames_count_as_a_frozen_stream(tmp_path: Path) -> None:
     video = write_video(tmp_path / "still.avi", 4000, (64, 64), moving=False)
     src = OpenCVSource(cfg(video, frozen_after_s=0.02))
     try:
-        deadline = time.monotonic() + 10
-        while src.last_loss is None and time.monotonic() < deadline:
-            src.read(0.05)
+        read_until(src, lambda: src.last_loss is not None)
     finally:
         src.close()
     assert src.last_loss is not None and "identical frames" in src.last_loss
@@ -110,15 +121,16 @@ def test_unreachable_stream_fails_start_up_naming_the_url() -> None:
     assert time.monotonic() - t0 < 10
 
 
-def test_newest_frame_slot_drops_the_older_and_reports_reader_failure() -> None:
-    slot = NewestFrame()
+def test_newest_frame_slot_drops_the_older_and_passes_a_reader_failure_on() -> None:
+    slot = FrameSlot(newest=True, keep_motion=False)
+    stop = threading.Event()
     img = np.zeros((4, 4, 3), np.uint8)
     for i in range(3):
-        slot.put(Frame(img, float(i), i))
+        assert slot.put(Frame(img, float(i), i), stop)
     got = slot.get(0.1)
     assert got is not None and got.seq == 2
-    assert (slot.captured, slot.dropped) == (3, 2)
+    assert slot.replaced == 2
     assert slot.get(0.01) is None
-    slot.fail(OSError("usb gone"))
+    slot.end(SourceError("usb gone"))
     with pytest.raises(SourceError, match="usb gone"):
         slot.get(0.01)

@@ -22,6 +22,7 @@ import pytest
 from edge.capture.picamera import PicameraSource, import_picamera2
 from edge.config import PicameraSourceConfig
 from edge.errors import SourceError
+from edge.runtime.feed import Feed
 
 
 class FakeRequest:
@@ -101,10 +102,12 @@ CFG = PicameraSourceConfig(width=320, height=240, fps=30)
 def test_configures_video_rgb888_and_reports_sensor_time() -> None:
     src = PicameraSource(CFG, fake_module())
     cam = FakePicamera2.instances[0]
+    frames = src.frames()
     try:
-        frame = src.read(2.0)
+        frame = next(frames)
     finally:
         src.close()
+        frames.close()
     assert cam.config["main"] == {"size": (320, 240), "format": "RGB888"}
     assert cam.config["controls"] == {"FrameRate": 30}
     assert frame is not None and frame.image.shape == (240, 320, 3)
@@ -115,14 +118,15 @@ def test_configures_video_rgb888_and_reports_sensor_time() -> None:
 
 
 def test_slow_consumer_gets_newest_frame_every_request_released() -> None:
-    src = PicameraSource(CFG, fake_module())
+    feed = Feed(PicameraSource(CFG, fake_module()), detect_fps=None, keep_motion=False)
     cam = FakePicamera2.instances[0]
+    feed.start()
     try:
         time.sleep(0.3)
-        frame = src.read(1.0)
-        stats = src.stats()
+        frame = feed.next(1.0)
+        stats = feed.stats()
     finally:
-        src.close()
+        feed.stop()
     assert frame is not None
     assert stats.captured >= 20 and stats.dropped >= stats.captured - 2
     assert int(frame.image[0, 0, 0]) >= stats.captured - 2  # the newest, not the first
@@ -131,14 +135,15 @@ def test_slow_consumer_gets_newest_frame_every_request_released() -> None:
 
 def test_camera_failure_surfaces_as_source_error_in_the_reader() -> None:
     mod = fake_module()
-    src = PicameraSource(CFG, mod)
+    feed = Feed(PicameraSource(CFG, mod), detect_fps=None, keep_motion=False)
     FakePicamera2.instances[0].fail_at = 3
+    feed.start()
     try:
         with pytest.raises(SourceError, match="frontend has timed out"):
             for _ in range(100):
-                src.read(0.1)
+                feed.next(0.1)
     finally:
-        src.close()
+        feed.stop()
 
 
 def test_missing_picamera2_is_an_error_naming_the_package(
@@ -176,6 +181,9 @@ def test_picamera2_is_imported_only_when_configured() -> None:
 
 def test_reader_thread_is_not_left_running() -> None:
     before = threading.active_count()
-    src = PicameraSource(CFG, fake_module())
-    src.close()
+    feed = Feed(PicameraSource(CFG, fake_module()), detect_fps=None, keep_motion=False)
+    feed.start()
+    assert feed.next(2.0) is not None
+    feed.stop()
     assert threading.active_count() == before
+    assert FakePicamera2.instances[0].closed

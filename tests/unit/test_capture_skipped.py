@@ -1,13 +1,18 @@
-"""Skipped frames: bounded motion images handed over with the next frame (replay and live)."""
+"""Skipped frames: bounded motion images handed over with the next frame (replay and live), and
+the one thinning schedule."""
 
 from __future__ import annotations
 
-import numpy as np
+import threading
 
-from edge.capture.live import NewestFrame, SlotReader, SourceStats
+import numpy as np
+import pytest
+
+from edge.capture import GAP, Gap
+from edge.capture.pacing import Thinning, thinned
 from edge.capture.replay import ReplaySource
 from edge.capture.skipped import MAX_KEPT, MAX_SIDE_PX, SkippedFrames, motion_gray
-from edge.feeds import LiveFeed
+from edge.runtime.feed import EndOfFrames, Feed, FrameSlot
 from edge.types import Frame
 from tests.conftest import CLIPS_DIR, require_asset
 
@@ -52,72 +57,84 @@ def test_disabled_keeps_nothing() -> None:
 
 
 def test_newest_frame_hands_over_the_frames_it_replaced() -> None:
-    slot = NewestFrame(keep_skipped=True)
+    slot, stop = FrameSlot(newest=True, keep_motion=True), threading.Event()
     for seq in range(4):
-        slot.put(Frame(image(seq), seq / 25, seq))
+        slot.put(Frame(image(seq), seq / 25, seq), stop)
     frame = slot.get(0.1)
     assert frame is not None and frame.seq == 3
     assert [int(g[0, 0]) for g in frame.between] == [0, 1, 2]
-    slot.put(Frame(image(9), 1.0, 9))
+    slot.put(Frame(image(9), 1.0, 9), stop)
     frame = slot.get(0.1)
     assert frame is not None and frame.between == ()
 
 
 def test_newest_frame_forgets_skipped_frames_across_a_gap() -> None:
-    slot = NewestFrame(keep_skipped=True)
-    slot.put(Frame(image(1), 0.0, 0))
-    slot.put(Frame(image(2), 0.04, 1))
+    slot, stop = FrameSlot(newest=True, keep_motion=True), threading.Event()
+    slot.put(Frame(image(1), 0.0, 0), stop)
+    slot.put(Frame(image(2), 0.04, 1), stop)
     slot.gap()
-    slot.put(Frame(image(3), 5.0, 2))
+    slot.put(Frame(image(3), 5.0, 2), stop)
     frame = slot.get(0.1)
     assert frame is not None and frame.seq == 2 and frame.between == ()
+    assert slot.replaced == 2
+
+
+def drain(feed: Feed) -> list[Frame]:
+    frames: list[Frame] = []
+    feed.start()
+    try:
+        with pytest.raises(EndOfFrames):
+            while True:
+                frame = feed.next(5.0)
+                assert frame is not None
+                frames.append(frame)
+    finally:
+        feed.stop()
+    return frames
 
 
 def test_replay_at_a_low_rate_hands_over_every_skipped_frame() -> None:
-    video = CLIPS_DIR / "tud_campus_walk" / "video.mp4"
-    require_asset(video)
-    source = ReplaySource(video, detect_fps=5, keep_skipped=True)
-    try:
-        total = source.frame_count
-        frames = list(source.frames())
-    finally:
-        source.close()
+    video = require_asset(CLIPS_DIR / "tud_campus_walk" / "video.mp4")
+    source = ReplaySource(video)
+    total = source.frame_count
+    frames = drain(Feed(source, detect_fps=5, keep_motion=True))
     assert sum(1 + len(f.between) for f in frames) == total
     assert all(len(f.between) == 4 for f in frames[1:-1])  # 25 fps → 5 fps
     assert frames[1].between[0].shape == frames[1].image.shape[:2]
-    plain = ReplaySource(video, detect_fps=5)
-    try:
-        assert all(f.between == () for f in plain.frames())
-    finally:
-        plain.close()
+    plain = drain(Feed(ReplaySource(video), detect_fps=5, keep_motion=False))
+    assert [f.seq for f in plain] == [f.seq for f in frames]
+    assert all(f.between == () for f in plain)
 
 
-class SlotSource(SlotReader):
-    """The reading side of a live source over a real ``NewestFrame`` slot, fed by the test."""
-
-    def __init__(self) -> None:
-        self._slot = NewestFrame(keep_skipped=True)
-        self._offset_s = 0.0
-
-    def put(self, frame: Frame) -> None:
-        self._slot.put(frame)
-
-    def stats(self) -> SourceStats:
-        return SourceStats(self._slot.captured, self._slot.dropped, 0, False)
+def test_feed_ends_after_max_frames_of_the_source() -> None:
+    video = require_asset(CLIPS_DIR / "tud_campus_walk" / "video.mp4")
+    frames = drain(Feed(ReplaySource(video), detect_fps=5, keep_motion=False, max_frames=30))
+    assert [f.seq for f in frames] == [0, 5, 10, 15, 20, 25]
 
 
-def test_live_feed_thinning_to_detect_fps_passes_the_thinned_frames_on() -> None:
-    """A 25 fps camera read at once, thinned to 5 fps by ``detect_fps``: every frame the feed
-    drops reaches the next delivered frame as a motion image, in order."""
-    source = SlotSource()
-    feed = LiveFeed(source, detect_fps=5, keep_skipped=True)
-    delivered = []
-    for seq in range(15):
-        source.put(Frame(image(seq), seq / 25, seq))
-        frame = feed.next(0.1)
-        if frame is not None:
-            delivered.append(frame)
+def test_thinning_to_detect_fps_passes_the_thinned_frames_on() -> None:
+    """A 25 fps camera thinned to 5 fps by ``detect_fps``: every frame dropped reaches the next
+    delivered frame as a motion image, in order; a gap forgets them."""
+    stream: list[Frame | Gap] = [Frame(image(seq), seq / 25, seq) for seq in range(15)]
+    delivered = list(thinned(stream, detect_fps=5, keep_motion=True))
     assert [f.seq for f in delivered] == [0, 5, 10]
     assert [int(g[0, 0]) for g in delivered[1].between] == [1, 2, 3, 4]
     assert [int(g[0, 0]) for g in delivered[2].between] == [6, 7, 8, 9]
-    assert feed.stats().dropped == 12
+    broken = [*stream[:8], GAP, *stream[8:11]]
+    assert [int(g[0, 0]) for g in list(thinned(broken, 5, True))[2].between] == [8, 9]
+
+
+@pytest.mark.parametrize(
+    ("stamps", "due"),
+    [
+        ([0.0, 0.04, 0.08, 0.12, 0.16, 0.2, 0.24], [0.0, 0.2]),  # 25 fps to 5 fps
+        ([100.0, 100.1, 100.21, 100.3, 100.42], [100.0, 100.21, 100.42]),  # a camera clock
+        ([0.0, 0.2, 0.9, 1.0, 1.1, 1.2], [0.0, 0.2, 0.9, 1.0, 1.1]),  # a stall: grid moves up
+        ([0.0, 0.1999, 0.4], [0.0, 0.1999, 0.4]),  # timestamp rounding is tolerated
+    ],
+)
+def test_thinning_follows_a_grid_in_source_time(stamps: list[float], due: list[float]) -> None:
+    thinning = Thinning(5.0)
+    assert [t for t in stamps if thinning.due(t)] == due
+    assert thinning.skipped == len(stamps) - len(due)
+    assert all(Thinning(None).due(t) for t in stamps)

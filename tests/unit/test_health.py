@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge.capture.live import SourceStats
 from edge.config import HealthConfig
-from edge.health import Health, SystemProbe
-from edge.pipeline import FrameResult, StageTimes
+from edge.runtime.feed import FeedStats
+from edge.runtime.health import Health, SystemProbe
+from edge.runtime.pipeline import FrameResult, StageTimes
 from edge.types import Detections, Frame, Tracks
 
 
@@ -51,7 +51,7 @@ def feed(h: Health, clock: FakeClock, seconds: float, fps: float, camera_fps: fl
     for _ in range(steps):
         clock.t += 1.0 / fps
         captured = int((clock.t - 1000.0) * camera_fps)
-        h.on_frame(result(40.0, 3, clock.t), SourceStats(captured, captured // 2, 0, False))
+        h.on_frame(result(40.0, 3, clock.t), FeedStats(captured, captured // 2, 0, False))
 
 
 def test_rates_latency_and_counters(tmp_path: Path) -> None:
@@ -75,7 +75,7 @@ def test_percentiles_cover_only_the_latency_window(tmp_path: Path) -> None:
     for i in range(1000):
         clock.t += 0.1
         ms = 500.0 if i < 900 else float(i - 900)  # old slow frames fall out of the window
-        h.on_frame(result(ms, 0, clock.t), SourceStats(i, 0, 0, False))
+        h.on_frame(result(ms, 0, clock.t), FeedStats(i, 0, 0, False))
     m = h.metrics()
     assert m["inference_ms_p50"] == pytest.approx(49.5, abs=0.1)
     assert m["inference_ms_p95"] == pytest.approx(94.0, abs=0.1)
@@ -92,7 +92,7 @@ def test_degraded_when_slow_after_grace_or_camera_lost(tmp_path: Path) -> None:
     assert h.state() == ("ok", [])
     for _ in range(4):  # the camera is gone: the loop idles
         clock.t += 0.25
-        h.on_idle(SourceStats(300, 10, 1, True))
+        h.on_idle(FeedStats(300, 10, 1, True))
     state, reasons = h.state()
     assert state == "degraded" and "camera_lost" in reasons
     assert h.metrics()["camera_reconnects"] == 1 and h.metrics()["camera_lost"] is True

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from edge.config import parse_config
-from edge.homeassistant import discovery_messages
+from edge.tools.homeassistant import discovery_messages
 
 
 def test_discovery_configs_for_lines_and_zones() -> None:

@@ -13,7 +13,7 @@ import numpy as np
 from edge.classes import CLASS_NAMES
 from edge.config import LineConfig
 from edge.errors import SourceError
-from edge.pipeline import FrameResult
+from edge.runtime.pipeline import FrameResult
 
 _COLOURS = [(66, 135, 245), (245, 66, 230), (66, 245, 96), (245, 164, 66), (66, 233, 245)]
 

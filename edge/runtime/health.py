@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.capture.live import SourceStats
 from edge.config import HealthConfig
-from edge.pipeline import FrameResult
 from edge.publish import MetricValue
+from edge.runtime.feed import FeedStats
+from edge.runtime.pipeline import FrameResult
 
 log = logging.getLogger(__name__)
 
@@ -111,9 +111,9 @@ class Health:
         self._inference_ms: deque[float] = deque(maxlen=cfg.latency_window_frames)
         self._processed = 0
         self._tracks = 0
-        self._source = SourceStats(0, 0, 0, False)
+        self._source = FeedStats(0, 0, 0, False)
 
-    def on_frame(self, result: FrameResult, source: SourceStats) -> None:
+    def on_frame(self, result: FrameResult, source: FeedStats) -> None:
         """Record one processed frame and the source's counters."""
         with self._lock:
             self._processed += 1
@@ -121,12 +121,12 @@ class Health:
             self._inference_ms.append(result.times.infer_ms)
             self._sample(source)
 
-    def on_idle(self, source: SourceStats) -> None:
+    def on_idle(self, source: FeedStats) -> None:
         """Record that the processing loop waited for a frame (keeps the rates current)."""
         with self._lock:
             self._sample(source)
 
-    def _sample(self, source: SourceStats) -> None:
+    def _sample(self, source: FeedStats) -> None:
         self._source = source
         self._samples.append((self.clock(), source.captured, self._processed))
 

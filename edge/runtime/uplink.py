@@ -7,7 +7,7 @@ appends to SQLite (a commit per crossing), so a broker outage never slows or los
 from __future__ import annotations
 
 import logging
-import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from edge import __version__
@@ -15,10 +15,10 @@ from edge.config import AppConfig, config_hash
 from edge.count.zone_report import ZoneSnapshot
 from edge.errors import ConfigError
 from edge.outbox import Outbox
-from edge.pipeline import FrameResult
-from edge.publish import StatusInfo
+from edge.publish import MetricValue, StatusInfo
 from edge.publish.mqtt import MqttPublisher
 from edge.publish.zones import zone_message
+from edge.runtime.pipeline import FrameResult
 
 log = logging.getLogger(__name__)
 
@@ -29,25 +29,45 @@ class Uplink:
     Args:
         cfg: device (id, site, state dir), mqtt and outbox sections are used.
         model: detector name, announced in the ``online`` status.
-        utc_offset_s: added to a frame's source time to get the crossing's UTC time (for a
-            replay: the wall-clock time at which the replay started).
+        utc_offset_s: added to a frame's source time to get the crossing's UTC time (the
+            source's UTC anchor, ``FrameSource.utc_offset_s``).
+        metrics: the device's health figures, merged into telemetry (publisher thread).
+
+    Raises:
+        ConfigError: no ``[mqtt]`` section, or a bad broker setting.
+        OutboxError: the outbox cannot be opened.
     """
 
-    def __init__(self, cfg: AppConfig, model: str, utc_offset_s: float | None = None):
+    def __init__(
+        self,
+        cfg: AppConfig,
+        model: str,
+        utc_offset_s: float,
+        metrics: Callable[[], Mapping[str, MetricValue]] | None = None,
+    ) -> None:
         if cfg.mqtt is None:
             raise ConfigError("mqtt: no broker configured (pass --mqtt URL or an [mqtt] section)")
-        self._offset_s = time.time() if utc_offset_s is None else utc_offset_s
+        self._offset_s = utc_offset_s
+        self._metrics = metrics
         path = Path(cfg.device.state_dir) / "outbox.sqlite"
         self.outbox = Outbox.open(
             path, cfg.device.id, cfg.outbox, counts_interval_s=cfg.mqtt.counts_interval_s
         )
-        info = StatusInfo(__version__, model=model, config_hash=config_hash(cfg))
+        info = StatusInfo(__version__, model, config_hash(cfg), self._all_metrics)
         self.publisher = MqttPublisher(cfg.mqtt, cfg.device, self.outbox, info)
         self.journaled = 0
+
+    def _all_metrics(self) -> Mapping[str, MetricValue]:
+        own = self._metrics() if self._metrics is not None else {}
+        return {**own, "crossings_journaled": self.journaled}
 
     def start(self) -> None:
         """Start connecting and draining in the background; returns at once."""
         self.publisher.start()
+
+    def failure(self) -> BaseException | None:
+        """The publisher's drain thread's exception once it died (supervision)."""
+        return self.publisher.failure()
 
     def record(self, result: FrameResult) -> None:
         """Journal the frame's crossings (committed before this returns)."""
@@ -62,11 +82,14 @@ class Uplink:
     def finish(self, drain_timeout_s: float) -> int:
         """Wait up to ``drain_timeout_s`` for every crossing to be acknowledged, then stop.
 
+        A publisher whose drain thread died is not waited for.
+
         Returns:
             Crossings still in the outbox (they are sent on the next start).
         """
         try:
-            remaining = self.publisher.drain(drain_timeout_s)
+            wait_s = drain_timeout_s if self.failure() is None else 0.0
+            remaining = self.publisher.drain(wait_s)
         finally:
             self.publisher.stop()
             self.outbox.close()

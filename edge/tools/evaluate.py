@@ -7,10 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from edge import app
+from edge.capture.replay import ReplaySource
 from edge.classes import CLASS_NAMES, category_of
-from edge.config import AppConfig, LineConfig
+from edge.config import AppConfig, LineConfig, ReplaySourceConfig
 from edge.errors import ConfigError
-from edge.replay import ReplayResult, replay
+from edge.runtime.sinks import Totals
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,22 @@ def load_clip(clip_dir: Path) -> tuple[dict[str, Any], tuple[LineConfig, ...]]:
     return meta, lines
 
 
-def score_clip(meta: dict[str, Any], result: ReplayResult) -> ClipScore:
+def recording_duration_s(video: Path) -> float:
+    """A recording's length from its header (frames over rate; 0 when the rate is unknown).
+
+    Raises:
+        SourceError: the file is missing or not a video.
+    """
+    source = ReplaySource(video)
+    try:
+        return source.duration_s
+    finally:
+        source.close()
+
+
+def score_clip(
+    meta: dict[str, Any], totals: Totals, fps: float = 0.0, processed_frames: int = 0
+) -> ClipScore:
     """Compare a replay's totals with the clip's ground truth, for annotated classes only."""
     annotated = [c for c in CLASS_NAMES if c in meta.get("classes_annotated", CLASS_NAMES)]
     classes: list[Cell] = []
@@ -63,7 +80,7 @@ def score_clip(meta: dict[str, Any], result: ReplayResult) -> ClipScore:
     for ln in meta["lines"]:
         truth = ln["ground_truth"]["per_class"]
         for direction in ("in", "out"):
-            got = result.lines[ln["id"]][direction]
+            got = totals[ln["id"]][direction]
             per_cat: dict[str, list[int]] = {}
             for cls in annotated:
                 t, c = int(truth.get(cls, {}).get(direction, 0)), got.get(cls, 0)
@@ -75,9 +92,7 @@ def score_clip(meta: dict[str, Any], result: ReplayResult) -> ClipScore:
                 Cell(meta["clip"], ln["id"], direction, cat, t, c)
                 for cat, (t, c) in per_cat.items()
             ]
-    return ClipScore(
-        meta["clip"], tuple(classes), tuple(categories), result.fps, result.processed_frames
-    )
+    return ClipScore(meta["clip"], tuple(classes), tuple(categories), fps, processed_frames)
 
 
 def evaluate(clips_dir: Path, cfg: AppConfig, models_dir: Path) -> list[ClipScore]:
@@ -92,7 +107,8 @@ def evaluate(clips_dir: Path, cfg: AppConfig, models_dir: Path) -> list[ClipScor
         raise ConfigError(f"{clips_dir}: no clip folder with a clip.json (run assets fetch)")
     for clip_dir in clip_dirs:
         meta, lines = load_clip(clip_dir)
-        clip_cfg = cfg.model_copy(update={"lines": lines})
-        result = replay(clip_dir / "video.mp4", clip_cfg, models_dir)
-        scores.append(score_clip(meta, result))
+        source = ReplaySourceConfig(path=clip_dir / "video.mp4")
+        clip_cfg = cfg.model_copy(update={"lines": lines, "source": source, "mqtt": None})
+        result = app.run(clip_cfg, app.Options(models_dir))
+        scores.append(score_clip(meta, result.totals, result.fps, result.processed_frames))
     return scores

@@ -1,0 +1,90 @@
+"""The per-frame chain: decode, track and count, one stage after the other, in frame order.
+
+``Pipeline`` holds the stateful stages of one camera. The detector works in three steps so that
+the runtime can run them in three threads (``runtime.ahead.DetectAhead``): ``prepare`` and
+``infer`` ahead, ``follow`` (decode, track, count) in the processing thread. Each stateful
+stage is touched by one thread only, so none needs a lock.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from edge.count.line_counter import LineCounter
+from edge.detect import Detector, Inferred, Prepared
+from edge.track import Tracker
+from edge.track.flow import BoxFlow
+from edge.types import Crossing, Detections, Frame, Tracks
+
+
+@dataclass(frozen=True)
+class StageTimes:
+    """Wall time of each stage for one frame, in milliseconds."""
+
+    pre_ms: float
+    infer_ms: float
+    post_ms: float
+    track_ms: float
+    count_ms: float
+
+    @property
+    def detect_ms(self) -> float:
+        """Pre-processing, inference and decoding together."""
+        return self.pre_ms + self.infer_ms + self.post_ms
+
+
+@dataclass(frozen=True)
+class FrameResult:
+    """Everything the pipeline learnt from one frame."""
+
+    frame: Frame
+    detections: Detections
+    tracks: Tracks
+    crossings: tuple[Crossing, ...]
+    times: StageTimes
+
+
+class Pipeline:
+    """The per-frame chain. Stateful stages live here, each touched by one thread only.
+
+    Args:
+        detector: turns frames into detections (prepare, infer, decode).
+        tracker: associates detections over time.
+        counter: turns tracks into line crossings.
+
+    """
+
+    def __init__(self, detector: Detector, tracker: Tracker, counter: LineCounter):
+        self.detector = detector
+        self.tracker = tracker
+        self.counter = counter
+        self.flow = BoxFlow() if tracker.uses_motion else None
+
+    def process(self, frame: Frame) -> FrameResult:
+        """Run one frame through every stage (in the caller's thread)."""
+        return self.follow(self.infer(self.prepare(frame)))
+
+    def prepare(self, frame: Frame) -> Prepared:
+        """Pre-processing alone (the prepare thread's part)."""
+        return self.detector.prepare(frame)
+
+    def infer(self, prepared: Prepared) -> Inferred:
+        """The model alone (the detect thread's part)."""
+        return self.detector.infer(prepared)
+
+    def follow(self, inferred: Inferred) -> FrameResult:
+        """Decode, track and count a frame (the processing thread's part, in frame order)."""
+        frame = inferred.prepared.frame
+        t0 = time.perf_counter()
+        detections = self.detector.decode(inferred)
+        t1 = time.perf_counter()
+        if self.flow is not None:
+            self.flow.update(frame.image, frame.between)
+        tracks = self.tracker.update(detections, frame.ts_s, self.flow, frame.size_wh)
+        t2 = time.perf_counter()
+        crossings = tuple(self.counter.update(tracks))
+        t3 = time.perf_counter()
+        times = StageTimes(inferred.prepared.pre_ms, inferred.infer_ms, (t1 - t0) * 1e3,
+                           (t2 - t1) * 1e3, (t3 - t2) * 1e3)  # fmt: skip
+        return FrameResult(frame, detections, tracks, crossings, times)
