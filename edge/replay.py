@@ -14,7 +14,7 @@ from edge.config import AppConfig, ZoneConfig, check_lines_inside, check_zones_i
 from edge.count.line_counter import LineCounter
 from edge.count.zone_report import SnapshotClock, ZoneReport, ZoneSnapshot
 from edge.count.zones import ZoneCounter
-from edge.detect.onnx import build_detector
+from edge.detect.factory import build_detector
 from edge.pipeline import FrameResult, Pipeline, run
 from edge.track.bytetrack import ByteTracker
 from edge.types import Crossing

@@ -27,7 +27,7 @@ from typing import Any
 from edge.capture.replay import ReplaySource
 from edge.classes import CLASS_NAMES, category_of
 from edge.config import AppConfig, LineConfig, default_data_dir, default_models_dir
-from edge.detect.onnx import build_detector
+from edge.detect.factory import build_detector
 from edge.evaluate import load_clip
 from edge.replay import replay
 

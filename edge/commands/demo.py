@@ -92,7 +92,7 @@ def _replay_and_publish(
     cfg = _config(args, workdir, broker_url)
     clip = default_data_dir() / "videos" / args.clip / "video.mp4"
     print(f"demo: replaying {clip} -> {broker_url} -> collector {http_url}", flush=True)
-    uplink = Uplink(cfg, cfg.detector.model)
+    uplink = Uplink(cfg, cfg.detector.label)
     uplink.start()
     try:
         result = replay(clip, cfg, default_models_dir(), uplink.record)

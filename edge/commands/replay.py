@@ -166,7 +166,7 @@ class Outputs:
         if cfg.mqtt is not None:
             # The clip's timeline ends now: event times are in the past, intervals closed.
             duration_s = total / fps if fps > 0 else 0.0
-            self.uplink = Uplink(cfg, cfg.detector.model, time.time() - duration_s)
+            self.uplink = Uplink(cfg, cfg.detector.label, time.time() - duration_s)
             self.uplink.start()
 
     def __call__(self, result: FrameResult) -> None:
