@@ -1,1 +1,1 @@
-"""Workstation tools, never run on the device: evaluation, assets, an embedded broker, model builds."""
+"""Workstation tools, never run on the device: evaluation, assets, a broker, model builds."""
