@@ -29,7 +29,7 @@ from edge.config import (
     check_zones_inside,
 )
 from edge.count.line_counter import LineCounter
-from edge.detect.onnx import build_detector
+from edge.detect.factory import build_detector
 from edge.errors import ConfigError
 from edge.runtime.annotate import Annotator
 from edge.runtime.feed import Feed

@@ -35,7 +35,7 @@ from edge.config import (
     default_data_dir,
     default_models_dir,
 )
-from edge.detect.onnx import build_detector
+from edge.detect.factory import build_detector
 from edge.tools.evaluate import load_clip
 
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from edge.capture.replay import ReplaySource
-from edge.config import DetectorConfig, default_data_dir, default_models_dir
-from edge.detect.onnx import build_detector
+from edge.config import DetectorConfig, OnnxDetectorConfig, default_data_dir, default_models_dir
+from edge.detect.factory import build_detector
 
 
 def cache_clip(video: Path, cfg: DetectorConfig, out: Path) -> int:
@@ -55,7 +55,7 @@ def main() -> None:
     p.add_argument("--nms-iou", type=float, default=0.5)
     p.add_argument("--out", type=Path, default=Path("artifacts/dets"))
     args = p.parse_args()
-    cfg = DetectorConfig(model=args.model, score_threshold=args.score, nms_iou=args.nms_iou)
+    cfg = OnnxDetectorConfig(model=args.model, score_threshold=args.score, nms_iou=args.nms_iou)
     args.out.mkdir(parents=True, exist_ok=True)
     for clip_json in sorted((default_data_dir() / "videos").glob("*/clip.json")):
         out = args.out / f"{args.model}_{clip_json.parent.name}.npz"

@@ -19,7 +19,7 @@ def run(args: argparse.Namespace) -> int:
     source = cfg.source.type if cfg.source else "none"
     print(f"{args.file}: OK (config hash {config_hash(cfg)})")
     print(f"  device {cfg.device.id} at site {cfg.device.site}, source {source}")
-    print(f"  model {cfg.detector.model}, {len(cfg.lines)} line(s), {len(cfg.zones)} zone(s)")
+    print(f"  model {cfg.detector.label}, {len(cfg.lines)} line(s), {len(cfg.zones)} zone(s)")
     for ln in cfg.lines:
         print(f"  line {ln.name}: {ln.a} -> {ln.b}, in = {ln.in_name!r}, out = {ln.out_name!r}")
     return 0

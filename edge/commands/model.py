@@ -11,8 +11,9 @@ import argparse
 from pathlib import Path
 
 from edge.config import default_models_dir
-from edge.detect.build import BuildOptions, build_int8, build_resized
 from edge.errors import ConfigError
+from edge.tools.model.build import BuildOptions, build_int8
+from edge.tools.model.resize import build_resized
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

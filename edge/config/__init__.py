@@ -21,7 +21,7 @@ from edge.config.counting import (
     parse_line_option,
     parse_zone_option,
 )
-from edge.config.detector import DetectorConfig
+from edge.config.detector import DetectorConfig, OnnxDetectorConfig, ScriptedDetectorConfig
 from edge.config.device import (
     DeviceConfig,
     HealthConfig,
@@ -39,11 +39,13 @@ __all__ = [
     "HealthConfig",
     "LineConfig",
     "MqttConfig",
+    "OnnxDetectorConfig",
     "OpenCVSourceConfig",
     "OutboxConfig",
     "PicameraSourceConfig",
     "Point",
     "ReplaySourceConfig",
+    "ScriptedDetectorConfig",
     "ServiceConfig",
     "SourceConfig",
     "TrackerConfig",

@@ -12,7 +12,7 @@ from pydantic import Field, ValidationError, model_validator
 from edge.config.base import _Strict, format_validation_error
 from edge.config.capture import SourceConfig
 from edge.config.counting import LineConfig, ZoneConfig
-from edge.config.detector import DetectorConfig
+from edge.config.detector import DetectorConfig, OnnxDetectorConfig
 from edge.config.device import (
     DeviceConfig,
     HealthConfig,
@@ -29,7 +29,7 @@ class AppConfig(_Strict):
 
     device: DeviceConfig = DeviceConfig()
     source: SourceConfig | None = None
-    detector: DetectorConfig = DetectorConfig()
+    detector: DetectorConfig = OnnxDetectorConfig()
     tracker: TrackerConfig = TrackerConfig()
     lines: tuple[LineConfig, ...] = ()
     zones: tuple[ZoneConfig, ...] = ()

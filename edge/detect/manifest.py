@@ -9,10 +9,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, cast, get_args
 
+from edge.classes import CLASS_NAMES, DROPPED, class_map
 from edge.detect.labels import COCO_CLASSES
 from edge.errors import ModelError
 
-Family = Literal["yolox", "nanodet", "yolov8"]
+#: Decoder families (``edge.detect.decoders``); ``ultralytics`` covers YOLOv8 and YOLO11.
+Family = Literal["yolox", "nanodet", "ultralytics"]
+#: Other names accepted for a family in a manifest.
+FAMILY_ALIASES: dict[str, str] = {"yolov8": "ultralytics", "yolo11": "ultralytics"}
 Precision = Literal["fp32", "int8"]
 LetterboxMode = Literal["top_left", "centre"]
 Interpolation = Literal["linear", "area"]
@@ -50,7 +54,7 @@ class ModelManifest:
 
     Attributes:
         name: short model name, the manifest's file stem (``yolox-nano``).
-        family: decoder to use: ``yolox``, ``nanodet`` or ``yolov8``.
+        family: decoder to use: ``yolox``, ``nanodet`` or ``ultralytics`` (YOLOv8/YOLO11).
         precision: ``fp32`` or ``int8``.
         file: model file name, next to the manifest.
         sha256: preferred checksum of ``file``; empty when unknown (bare .onnx).
@@ -58,7 +62,8 @@ class ModelManifest:
         input: pre-processing facts.
         outputs: graph output names in the order the decoder expects.
         strides: feature-map strides, finest first.
-        classes: model class names in output order.
+        classes: model class names in output order, mapped onto ours by
+            ``edge.classes.class_map`` (the 80 COCO names when the manifest lists none).
         licence: SPDX licence of the weights.
         urls: upstream download URLs, tried in order.
         size_bytes: expected file size, or None.
@@ -117,6 +122,13 @@ def _input_spec(d: Mapping[str, Any]) -> InputSpec:
     )
 
 
+def _classes(value: object) -> tuple[str, ...]:
+    classes = tuple(str(c) for c in cast(list[str], value))
+    if not (class_map(classes) != DROPPED).any():
+        raise ValueError(f"classes: none of {list(classes)[:8]} is a counted class {CLASS_NAMES}")
+    return classes
+
+
 def manifest_from_dict(d: Mapping[str, Any], name: str) -> ModelManifest:
     """Build a manifest from parsed JSON.
 
@@ -131,14 +143,14 @@ def manifest_from_dict(d: Mapping[str, Any], name: str) -> ModelManifest:
     agreement = d.get("agreement")
     return ModelManifest(
         name=str(d.get("name", name)),
-        family=_choice(d["family"], Family, "family"),
+        family=_choice(FAMILY_ALIASES.get(d["family"], d["family"]), Family, "family"),
         precision=_choice(d.get("precision", "fp32"), Precision, "precision"),
         file=str(d["file"]),
         sha256=sha,
         input=_input_spec(d["input"]),
         outputs=tuple(str(o) for o in d["outputs"]),
         strides=tuple(int(s) for s in d.get("strides", ())),
-        classes=tuple(str(c) for c in d.get("classes", COCO_CLASSES)),
+        classes=_classes(d.get("classes", COCO_CLASSES)),
         accepted_sha256=accepted,
         licence=str(d.get("licence", "unknown")),
         urls=tuple(str(u) for u in d.get("urls", ())),
@@ -212,7 +224,8 @@ def resolve_model(name_or_path: str, models_dir: Path) -> tuple[ModelManifest, P
         name_or_path: a manifest name in ``models_dir`` (``yolox-nano``), a path to a
             manifest ``.json``, or a path to an ``.onnx``. A bare ``.onnx`` uses a sibling
             manifest (same stem, or any ``.json`` whose ``file`` names it); without one it is
-            accepted only when its outputs are exactly the YOLOv8/YOLO11 ``[1, 84, N]`` layout.
+            accepted only when its outputs are exactly the Ultralytics YOLOv8/YOLO11
+            ``[1, 84, N]`` layout (COCO classes).
         models_dir: directory of the committed manifests and fetched weights.
 
     Returns:

@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edge.config import DetectorConfig
+from edge.config import OnnxDetectorConfig
 from edge.detect import Inferred, Prepared
+from edge.detect.decoders import make_decoder
 from edge.detect.labels import COCO_CLASSES
 from edge.detect.manifest import InputSpec, ModelManifest, resolve_model
-from edge.detect.postprocess import make_decoder, to_detections
+from edge.detect.postprocess import to_detections
 from edge.detect.preprocess import Preprocessor
 from edge.errors import ModelError
 from edge.types import Detections, FloatArray, Frame
@@ -23,7 +24,8 @@ _ORT_ERROR_NAMES = (
     "Fail", "InvalidArgument", "NoSuchFile", "NoModel", "InvalidProtobuf", "InvalidGraph",
     "RuntimeException", "NotImplemented", "ModelLoaded", "EngineError",
 )  # fmt: skip
-YOLOV8_STRIDES = (8, 16, 32)
+#: Strides of an Ultralytics detect head (a bare .onnx is checked against them).
+ULTRALYTICS_STRIDES = (8, 16, 32)
 
 
 def _ort() -> Any:
@@ -93,14 +95,16 @@ def _check_io(session: Any, manifest: ModelManifest, path: Path) -> None:
 
 
 class OnnxDetector:
-    """A COCO detector run with onnxruntime; implements ``edge.detect.Detector``.
+    """A model run with onnxruntime; implements ``edge.detect.Detector``.
 
     Attributes:
         last_timings: ``StageTimings`` of the most recent ``detect`` call (for benchmarks
             and health telemetry, no profiler needed).
     """
 
-    def __init__(self, manifest: ModelManifest, onnx_path: Path, config: DetectorConfig) -> None:
+    def __init__(
+        self, manifest: ModelManifest, onnx_path: Path, config: OnnxDetectorConfig
+    ) -> None:
         """Open the session and prepare buffers.
 
         Args:
@@ -172,7 +176,7 @@ class OnnxDetector:
         return dets
 
 
-def build_detector(config: DetectorConfig, models_dir: Path) -> OnnxDetector:
+def open_detector(config: OnnxDetectorConfig, models_dir: Path) -> OnnxDetector:
     """Resolve ``config.model`` (name, manifest or .onnx path) and open the detector.
 
     Raises:
@@ -184,19 +188,20 @@ def build_detector(config: DetectorConfig, models_dir: Path) -> OnnxDetector:
     return OnnxDetector(manifest, path, config)
 
 
-def _yolov8_rows(size_wh: tuple[int, int]) -> int:
-    return sum((size_wh[0] // s) * (size_wh[1] // s) for s in YOLOV8_STRIDES)
+def _ultralytics_rows(size_wh: tuple[int, int]) -> int:
+    return sum((size_wh[0] // s) * (size_wh[1] // s) for s in ULTRALYTICS_STRIDES)
 
 
 def probe_bare_model(path: Path) -> ModelManifest:
-    """Manifest for an ``.onnx`` that has none: accepted only for the YOLOv8/YOLO11 layout.
+    """Manifest for an ``.onnx`` that has none: accepted only for the Ultralytics layout.
 
     The family decides the decoder, so it is never guessed: the model must have one static
     ``1×3×H×W`` input and one ``[1, 84, N]`` output with N = Σ (H/s)(W/s) over strides
     8/16/32 (80 COCO classes, no objectness).
 
     Raises:
-        ModelError: the file is corrupt, or its layout is not unambiguously YOLOv8.
+        ModelError: the file is corrupt, or its layout is not unambiguously the Ultralytics
+            YOLOv8/YOLO11 one.
     """
     session = open_session(path, 1)
     ins, outs = session.get_inputs(), session.get_outputs()
@@ -205,12 +210,14 @@ def probe_bare_model(path: Path) -> ModelManifest:
     static = all(isinstance(d, int) for d in [*in_shape, *out_shape])
     if static and len(in_shape) == 4 and len(out_shape) == 3:
         size_wh = (int(in_shape[3]), int(in_shape[2]))
-        if out_shape[:2] == [1, 4 + len(COCO_CLASSES)] and out_shape[2] == _yolov8_rows(size_wh):
+        if out_shape[:2] == [1, 4 + len(COCO_CLASSES)] and out_shape[2] == _ultralytics_rows(
+            size_wh
+        ):
             return ModelManifest(
-                name=path.stem, family="yolov8", precision="fp32", file=path.name, sha256="",
+                name=path.stem, family="ultralytics", precision="fp32", file=path.name, sha256="",
                 input=InputSpec(name=ins[0].name, size_wh=size_wh, letterbox="centre",
                                 colour="RGB", mean=(0.0, 0.0, 0.0), std=(255.0, 255.0, 255.0)),
-                outputs=(outs[0].name,), strides=YOLOV8_STRIDES,
+                outputs=(outs[0].name,), strides=ULTRALYTICS_STRIDES,
             )  # fmt: skip
     raise ModelError(
         f"{path}: no manifest beside it and its layout (inputs {[i.shape for i in ins]}, "

@@ -1,4 +1,8 @@
-"""Detection stage: raw model outputs → ``Detections`` (decode per family, class map, NMS)."""
+"""Detection stage: what every decoder shares: candidates, the anchor grid, class pick, NMS.
+
+The per-family decoders (``edge.detect.decoders``) turn raw outputs into ``Candidates``;
+``to_detections`` runs NMS on them and maps the kept boxes to frame pixels.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +14,11 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from edge.classes import GROUP, class_map
-from edge.detect.manifest import ModelManifest
+from edge.classes import GROUP
 from edge.detect.preprocess import Letterbox
 from edge.errors import ModelError
 from edge.types import Detections, FloatArray, IntArray
 
-NANODET_BINS = 8
 #: At most this many candidates (best first) go into NMS; bounds its cost in a crowd.
 MAX_CANDIDATES = 1000
 #: cv2's stubs type the arguments as sequences; it takes numpy arrays directly.
@@ -30,7 +32,7 @@ class Candidates:
     Attributes:
         xyxy_model: N×4 float32 boxes in model-input pixels.
         score: N float32 scores.
-        class_id: N int64 ids into ``edge.types.CLASS_NAMES`` (uncounted classes removed).
+        class_id: N int64 ids into ``edge.classes.CLASS_NAMES`` (uncounted classes removed).
     """
 
     xyxy_model: FloatArray
@@ -75,93 +77,6 @@ def select_best_class(
     ours = cmap[scores[rows].argmax(axis=1)]
     keep = ours >= 0
     return rows[keep], best[rows[keep]], ours[keep]
-
-
-class YoloxDecoder:
-    """YOLOX ``[1, N, 85]``: ``[dx, dy, log_w, log_h, obj, 80 cls]``, score = obj × cls."""
-
-    def __init__(self, manifest: ModelManifest) -> None:
-        """Precompute the anchor grid for the manifest's input size and strides."""
-        self._xy, self._stride = anchor_grid(manifest.input.size_wh, manifest.strides)
-        self._cmap = class_map(manifest.classes)
-
-    def __call__(self, outputs: Sequence[FloatArray], min_score: float) -> Candidates:
-        """Decode; see ``Decoder``."""
-        out = outputs[0][0]
-        pre = np.flatnonzero(out[:, 4] >= min_score)  # score ≤ obj: cheap first cut
-        rows_pre = out[pre]
-        scores = rows_pre[:, 5:] * rows_pre[:, 4:5]
-        sel, score, cls = select_best_class(scores, min_score, self._cmap)
-        rows, idx = rows_pre[sel], pre[sel]
-        s = self._stride[idx, None]
-        cxy = (rows[:, 0:2] + self._xy[idx]) * s
-        half = np.exp(rows[:, 2:4]) * s * 0.5
-        xyxy = np.concatenate([cxy - half, cxy + half], axis=1)
-        return Candidates(xyxy.astype(np.float32), score.astype(np.float32), cls)
-
-
-class NanoDetDecoder:
-    """NanoDet (GFL): per stride a ``[1, N, C]`` score output, then per stride ``[1, N, 32]``
-    box distributions (l, t, r, b × 8 bins, softmax, expectation × stride)."""
-
-    def __init__(self, manifest: ModelManifest) -> None:
-        """Precompute point centres ``(x·s + (s−1)/2, y·s + (s−1)/2)`` for every row."""
-        xy, stride = anchor_grid(manifest.input.size_wh, manifest.strides)
-        self._centre = xy * stride[:, None] + (stride[:, None] - 1) / 2
-        self._stride = stride
-        self._levels = len(manifest.strides)
-        self._cmap = class_map(manifest.classes)
-        self._bins = np.arange(NANODET_BINS, dtype=np.float32)
-
-    def __call__(self, outputs: Sequence[FloatArray], min_score: float) -> Candidates:
-        """Decode; see ``Decoder``. Softmax runs only on rows that pass the score cut."""
-        scores = np.concatenate([o[0] for o in outputs[: self._levels]], axis=0)
-        idx, score, cls = select_best_class(scores, min_score, self._cmap)
-        dist = np.concatenate([o[0] for o in outputs[self._levels :]], axis=0)[idx]
-        logits = dist.reshape(-1, 4, NANODET_BINS)
-        p = np.exp(logits - logits.max(axis=2, keepdims=True))
-        ltrb = (p @ self._bins) / p.sum(axis=2) * self._stride[idx, None]
-        c = self._centre[idx]
-        xyxy = np.concatenate([c - ltrb[:, 0:2], c + ltrb[:, 2:4]], axis=1)
-        return Candidates(xyxy.astype(np.float32), score.astype(np.float32), cls)
-
-
-class Yolov8Decoder:
-    """Ultralytics YOLOv8/YOLO11 ``[1, 4 + C, N]``: cx, cy, w, h, then C class scores
-    (sigmoid applied, no objectness), boxes already in model-input pixels."""
-
-    def __init__(self, manifest: ModelManifest) -> None:
-        """Build the class map; this layout needs no grid."""
-        self._cmap = class_map(manifest.classes)
-
-    def __call__(self, outputs: Sequence[FloatArray], min_score: float) -> Candidates:
-        """Decode; see ``Decoder``."""
-        out = outputs[0][0]  # (4 + C, N)
-        best = out[4:].max(axis=0)
-        rows = np.flatnonzero(best >= min_score)
-        ours = self._cmap[out[4:, rows].argmax(axis=0)]
-        keep = ours >= 0
-        rows, score, cls = rows[keep], best[rows[keep]], ours[keep]
-        box = out[:4, rows].T
-        half = box[:, 2:4] * 0.5
-        xyxy = np.concatenate([box[:, 0:2] - half, box[:, 0:2] + half], axis=1)
-        return Candidates(xyxy.astype(np.float32), score.astype(np.float32), cls)
-
-
-def make_decoder(manifest: ModelManifest) -> Decoder:
-    """The decoder named by ``manifest.family``.
-
-    Raises:
-        ModelError: the family has no decoder.
-    """
-    decoders: dict[str, type[YoloxDecoder | NanoDetDecoder | Yolov8Decoder]] = {
-        "yolox": YoloxDecoder,
-        "nanodet": NanoDetDecoder,
-        "yolov8": Yolov8Decoder,
-    }
-    if manifest.family not in decoders:
-        raise ModelError(f"model {manifest.name}: no decoder for family {manifest.family!r}")
-    return decoders[manifest.family](manifest)
 
 
 def nms(cands: Candidates, iou: float) -> npt.NDArray[np.intp]:
@@ -212,3 +127,17 @@ def to_detections(cands: Candidates, letterbox: Letterbox, nms_iou: float) -> De
     return Detections(
         xyxy[area_ok], cands.score[kept][area_ok], cands.class_id[kept][area_ok].astype(np.int64)
     )
+
+
+def check_class_count(model: str, scores_in_output: int, classes_in_manifest: int) -> None:
+    """A decoder's guard: the output carries one score per class the manifest lists.
+
+    Raises:
+        ModelError: naming the model, when the counts differ (a model trained on another class
+            list needs a manifest listing its classes in output order).
+    """
+    if scores_in_output != classes_in_manifest:
+        raise ModelError(
+            f"model {model}: its output has {scores_in_output} class scores but its manifest "
+            f"lists {classes_in_manifest} classes: list the model's classes in output order"
+        )

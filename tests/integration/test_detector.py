@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from edge.classes import CLASS_ID
-from edge.config import DetectorConfig
+from edge.config import OnnxDetectorConfig
 from edge.detect.manifest import load_manifest, resolve_model
-from edge.detect.onnx import OnnxDetector, build_detector
+from edge.detect.onnx import OnnxDetector, open_detector
 from edge.errors import ModelError
 from edge.types import Detections, Frame
 from tests.conftest import CLIPS_DIR, MODELS_DIR, require_asset
@@ -40,7 +40,7 @@ def detector(request: pytest.FixtureRequest) -> Iterator[OnnxDetector]:
     name = request.param
     manifest = load_manifest(require_asset(MODELS_DIR / f"{name}.json"))
     require_asset(MODELS_DIR / manifest.file)
-    yield build_detector(DetectorConfig(model=name, threads=1), MODELS_DIR)
+    yield open_detector(OnnxDetectorConfig(model=name, threads=1), MODELS_DIR)
 
 
 def count(dets: Detections, name: str) -> int:
@@ -97,7 +97,7 @@ def test_persons_on_the_pedestrian_street(detector: OnnxDetector) -> None:
 @pytest.mark.parametrize("model", MODELS)
 def test_roi_boxes_land_inside_the_crop_in_frame_pixels(model: str) -> None:
     roi = (40, 140, 632, 360)  # the band around the counting line y=250
-    det = build_detector(DetectorConfig(model=model, threads=1, roi_xyxy=roi), MODELS_DIR)
+    det = open_detector(OnnxDetectorConfig(model=model, threads=1, roi_xyxy=roi), MODELS_DIR)
     (frame,) = read_frames("highway_dense_dusk", (100,))
     dets = det.detect(frame)
     assert count(dets, "car") >= 8
@@ -116,10 +116,10 @@ def test_corrupt_model_file_is_a_model_error(model: str, tmp_path: Path) -> None
     with pytest.raises(ModelError, match=r"sha256.*corrupt"):  # caught by the checksum ...
         resolve_model(model, tmp_path)
     with pytest.raises(ModelError, match=manifest.file):  # ... and by onnxruntime
-        OnnxDetector(manifest, cut, DetectorConfig(model=model))
+        OnnxDetector(manifest, cut, OnnxDetectorConfig(model=model))
 
 
 @pytest.mark.slow
 def test_unknown_model_name_is_a_model_error() -> None:
     with pytest.raises(ModelError, match="yolox-huge"):
-        build_detector(DetectorConfig(model="yolox-huge"), MODELS_DIR)
+        open_detector(OnnxDetectorConfig(model="yolox-huge"), MODELS_DIR)

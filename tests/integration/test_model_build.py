@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from edge.config import DetectorConfig
-from edge.detect import build as build_module
-from edge.detect.build import BuildOptions, BuildResult, Recipe, build_int8
+from edge.config import OnnxDetectorConfig
+from edge.detect.factory import build_detector
 from edge.detect.manifest import load_manifest, resolve_model, sha256_file
-from edge.detect.onnx import build_detector
 from edge.errors import ModelError
+from edge.tools.model import build as build_module
+from edge.tools.model.build import BuildOptions, BuildResult, Recipe, build_int8
 from tests.conftest import MODELS_DIR, require_asset
 from tests.integration.test_detector import assert_sane, count, read_frames
 
@@ -52,7 +52,7 @@ def test_manifest_records_source_checksum_and_agreement(
 @pytest.mark.slow
 @pytest.mark.parametrize("name", MODELS)
 def test_int8_detects_people_and_vehicles(built: dict[str, BuildResult], name: str) -> None:
-    cfg = DetectorConfig(model=str(built[name].manifest_path), threads=2)
+    cfg = OnnxDetectorConfig(model=str(built[name].manifest_path), threads=2)
     resolve_model(cfg.model, MODELS_DIR)  # sha256 of the built file is checked
     detector = build_detector(cfg, MODELS_DIR)
     for frame in read_frames("highway_dense_dusk"):

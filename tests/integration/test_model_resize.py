@@ -6,11 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from edge.config import DetectorConfig
-from edge.detect.build import BuildOptions, BuildResult, build_int8, build_resized
+from edge.config import OnnxDetectorConfig
+from edge.detect.factory import build_detector
 from edge.detect.manifest import load_manifest, resolve_model, sha256_file
-from edge.detect.onnx import build_detector
 from edge.errors import ModelError
+from edge.tools.model.build import BuildOptions, BuildResult, build_int8
+from edge.tools.model.resize import build_resized
 from tests.conftest import MODELS_DIR, require_asset
 from tests.integration.test_detector import assert_sane, count, read_frames
 
@@ -38,7 +39,7 @@ def test_manifest_records_size_source_checksum_and_agreement(resized: BuildResul
 
 
 def test_resized_model_detects_cars_and_people_in_frame_pixels(resized: BuildResult) -> None:
-    cfg = DetectorConfig(model=str(resized.manifest_path), threads=2)
+    cfg = OnnxDetectorConfig(model=str(resized.manifest_path), threads=2)
     resolve_model(cfg.model, MODELS_DIR)  # the sha256 of the written file is checked
     detector = build_detector(cfg, MODELS_DIR)
     for frame in read_frames("highway_dense_dusk"):

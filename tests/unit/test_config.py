@@ -21,8 +21,13 @@ def test_example_config_is_valid() -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("[detector]\nthreads = 0\n", "detector.threads"),
-        ("[detector]\nbogus = 1\n", "detector.bogus"),
+        ("[detector]\nthreads = 0\n", "detector.onnx.threads"),
+        ("[detector]\nbogus = 1\n", "detector.onnx.bogus"),
+        (
+            '[detector]\ntype = "scripted"\npath = "d.jsonl"\nmodel = "x"\n',
+            "detector.scripted.model",
+        ),
+        ('[detector]\ntype = "tflite"\n', "detector: type must be"),
         ('[[lines]]\nname = "L1"\na = [1, 2]\nb = [1, 2]\n', "lines.0"),
         ('[[lines]]\nname = "bad name!"\na = [1, 2]\nb = [3, 4]\n', "lines.0.name"),
         ('[source]\ntype = "floppy"\n', "source"),

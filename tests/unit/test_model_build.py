@@ -11,8 +11,14 @@ import numpy as np
 import pytest
 
 from edge.cli import main
-from edge.detect.build import match_count
-from edge.detect.calibration import FrameRef, public_clips, read_frames, sample_frames, split_frames
+from edge.tools.model.agreement import match_count
+from edge.tools.model.calibration import (
+    FrameRef,
+    public_clips,
+    read_frames,
+    sample_frames,
+    split_frames,
+)
 from edge.types import Detections
 from tests.conftest import MODELS_DIR, ROOT, require_asset
 

@@ -1,9 +1,14 @@
 """Decoders, letterbox/ROI mapping, class mapping and NMS on hand-built tensors, plus a tiny
-synthetic YOLOv8-layout ONNX model run end to end."""
+synthetic Ultralytics-layout (YOLOv8/YOLO11) ONNX model run end to end.
+
+No real Ultralytics export is available offline: the Ultralytics decoder is checked on
+hand-built ``[1, 4 + C, N]`` tensors and a constant-output ONNX graph of that layout."""
 
 from __future__ import annotations
 
+import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -12,19 +17,12 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from edge.classes import CLASS_ID, DROPPED, class_map
-from edge.config import DetectorConfig
+from edge.config import OnnxDetectorConfig
+from edge.detect.decoders import NanoDetDecoder, UltralyticsDecoder, YoloxDecoder, make_decoder
+from edge.detect.factory import build_detector
 from edge.detect.labels import COCO_CLASSES
-from edge.detect.manifest import InputSpec, ModelManifest, resolve_model
-from edge.detect.onnx import build_detector
-from edge.detect.postprocess import (
-    Candidates,
-    NanoDetDecoder,
-    Yolov8Decoder,
-    YoloxDecoder,
-    make_decoder,
-    nms,
-    to_detections,
-)
+from edge.detect.manifest import InputSpec, ModelManifest, load_manifest, resolve_model
+from edge.detect.postprocess import Candidates, nms, to_detections
 from edge.detect.preprocess import Letterbox, Preprocessor
 from edge.errors import ConfigError, ModelError
 from edge.types import Frame
@@ -116,10 +114,10 @@ def test_nanodet_one_box_decodes_to_frame_pixels() -> None:
     assert dets.confidence.tolist() == pytest.approx([0.7])
 
 
-# ---- YOLOv8 ------------------------------------------------------------------------------
+# ---- Ultralytics YOLOv8 / YOLO11 ---------------------------------------------------------
 
 
-def yolov8_output(n: int, cols: dict[int, tuple[list[float], dict[int, float]]]) -> np.ndarray:
+def ultralytics_output(n: int, cols: dict[int, tuple[list[float], dict[int, float]]]) -> np.ndarray:
     out = np.zeros((1, 84, n), np.float32)
     for col, (box, classes) in cols.items():
         out[0, :4, col] = box
@@ -128,14 +126,50 @@ def yolov8_output(n: int, cols: dict[int, tuple[list[float], dict[int, float]]])
     return out
 
 
-def test_yolov8_one_box_decodes_to_frame_pixels() -> None:
+def test_ultralytics_one_box_decodes_to_frame_pixels() -> None:
     spec = InputSpec(name="images", size_wh=(416, 416), letterbox="centre")
-    out = yolov8_output(3549, {100: ([200, 150, 40, 20], {COCO["motorcycle"]: 0.6})})
-    cands = Yolov8Decoder(manifest("yolov8", spec))([out], 0.25)
+    out = ultralytics_output(3549, {100: ([200, 150, 40, 20], {COCO["motorcycle"]: 0.6})})
+    cands = UltralyticsDecoder(manifest("ultralytics", spec))([out], 0.25)
     np.testing.assert_allclose(cands.xyxy_model, [[180, 140, 220, 160]])
     dets = to_detections(cands, letterbox_for(spec, (832, 468)), 0.5)
     np.testing.assert_allclose(dets.xyxy, [[360, 98, 440, 138]], atol=1e-3)
     assert dets.class_id.tolist() == [CLASS_ID["motorcycle"]]
+
+
+def test_ultralytics_best_class_and_threshold_on_a_synthetic_tensor() -> None:
+    """Three columns: one counted class above threshold, one below, one best an uncounted class."""
+    spec = InputSpec(name="images", size_wh=(64, 64), letterbox="centre")
+    out = ultralytics_output(84, {
+        5: ([10, 20, 4, 8], {COCO["truck"]: 0.7, COCO["car"]: 0.6}),
+        9: ([30, 30, 10, 10], {COCO["person"]: 0.2}),
+        11: ([40, 40, 10, 10], {COCO["dog"]: 0.9, COCO["person"]: 0.5}),
+    })  # fmt: skip
+    cands = UltralyticsDecoder(manifest("ultralytics", spec))([out], 0.25)
+    np.testing.assert_allclose(cands.xyxy_model, [[8, 16, 12, 24]])
+    assert cands.score.tolist() == pytest.approx([0.7])
+    assert cands.class_id.tolist() == [CLASS_ID["truck"]]
+
+
+def test_ultralytics_model_with_its_own_class_list_needs_only_a_manifest() -> None:
+    """A model trained on 3 classes: ``[1, 4 + 3, N]``, names mapped through the manifest."""
+    spec = InputSpec(name="images", size_wh=(64, 64), letterbox="centre")
+    m = replace(manifest("ultralytics", spec), classes=("pedestrian", "motorbike", "sign"))
+    out = np.zeros((1, 7, 4), np.float32)
+    out[0, :4, 0], out[0, 4 + 0, 0] = [10, 10, 4, 4], 0.8  # pedestrian -> person
+    out[0, :4, 1], out[0, 4 + 1, 1] = [30, 30, 4, 4], 0.6  # motorbike -> motorcycle
+    out[0, :4, 2], out[0, 4 + 2, 2] = [50, 50, 4, 4], 0.9  # sign: not counted
+    cands = UltralyticsDecoder(m)([out], 0.25)
+    assert cands.class_id.tolist() == [CLASS_ID["person"], CLASS_ID["motorcycle"]]
+    with pytest.raises(ModelError, match=r"test-ultralytics.*80 class scores.*3 classes"):
+        UltralyticsDecoder(m)([ultralytics_output(4, {})], 0.25)
+
+
+@pytest.mark.parametrize("family", ["yolox", "nanodet"])
+def test_class_count_of_the_output_must_match_the_manifest(family: str) -> None:
+    m = replace(manifest(family, YOLOX_SPEC), classes=("person", "car"))
+    outs = [yolox_output({})] if family == "yolox" else nanodet_outputs(0, 0, 0, 0.5, [0, 0, 0, 0])
+    with pytest.raises(ModelError, match="80 class scores but its manifest lists 2"):
+        make_decoder(m)(outs, 0.25)
 
 
 # ---- class mapping and NMS -----------------------------------------------------------------
@@ -238,7 +272,42 @@ def test_unknown_family_has_no_decoder() -> None:
         make_decoder(manifest("ssd", YOLOX_SPEC))
 
 
-# ---- a tiny synthetic YOLOv8-layout ONNX model ---------------------------------------------
+def manifest_json(tmp_path: Path, **fields: object) -> Path:
+    data = {"family": "yolox", "file": "m.onnx", "outputs": ["output"], "strides": [8, 16, 32],
+            "input": {"name": "images", "size_wh": [416, 416]}, **fields}  # fmt: skip
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+@pytest.mark.parametrize("family", ["yolov8", "yolo11", "ultralytics"])
+def test_manifest_names_the_ultralytics_family_by_any_of_its_names(
+    tmp_path: Path, family: str
+) -> None:
+    assert load_manifest(manifest_json(tmp_path, family=family)).family == "ultralytics"
+
+
+def test_manifest_classes_default_to_coco_and_are_read_in_order(tmp_path: Path) -> None:
+    assert load_manifest(manifest_json(tmp_path)).classes == COCO_CLASSES
+    m = load_manifest(manifest_json(tmp_path, classes=["car", "pedestrian"]))
+    assert class_map(m.classes).tolist() == [CLASS_ID["car"], CLASS_ID["person"]]
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"classes": ["cat", "dog"]}, "none of .* is a counted class"),
+        ({"family": "ssd"}, "family must be one of"),
+    ],
+)
+def test_invalid_manifest_is_a_model_error_naming_it(
+    tmp_path: Path, fields: dict, message: str
+) -> None:
+    with pytest.raises(ModelError, match=rf"m\.json: invalid model manifest.*{message}"):
+        load_manifest(manifest_json(tmp_path, **fields))
+
+
+# ---- a tiny synthetic Ultralytics-layout ONNX model ---------------------------------------------
 
 
 def write_constant_model(path: Path, size: int, out_shape: list[int], value: np.ndarray) -> None:
@@ -259,17 +328,17 @@ def write_constant_model(path: Path, size: int, out_shape: list[int], value: np.
     onnx.save(model, str(path))
 
 
-def test_bare_yolov8_onnx_runs_end_to_end(tmp_path: Path) -> None:
+def test_bare_ultralytics_onnx_runs_end_to_end(tmp_path: Path) -> None:
     n = 8 * 8 + 4 * 4 + 2 * 2  # 64x64 input, strides 8/16/32
-    value = yolov8_output(n, {
+    value = ultralytics_output(n, {
         3: ([32, 32, 16, 24], {COCO["person"]: 0.9}),
         7: ([10, 10, 8, 8], {COCO["dog"]: 0.95}),
     })  # fmt: skip
     path = tmp_path / "tiny_yolov8.onnx"
     write_constant_model(path, 64, [1, 84, n], value)
     m, resolved = resolve_model(str(path), tmp_path)
-    assert (m.family, m.input.size_wh, resolved) == ("yolov8", (64, 64), path)
-    det = build_detector(DetectorConfig(model=str(path), threads=1), tmp_path)
+    assert (m.family, m.input.size_wh, resolved) == ("ultralytics", (64, 64), path)
+    det = build_detector(OnnxDetectorConfig(model=str(path), threads=1), tmp_path)
     dets = det.detect(Frame(np.zeros((128, 128, 3), np.uint8), 0.0, 0))
     # r = 0.5, no padding for a square frame: model box (24, 20, 40, 44) -> x2
     np.testing.assert_allclose(dets.xyxy, [[48, 40, 80, 88]], atol=1e-3)

@@ -2,7 +2,7 @@
 imported on the device.
 
 This is the one module that imports ``onnx`` and ``onnxruntime.quantization`` (the ``build``
-extra). The device path (``edge.detect.onnx``) loads only the result. ``edge.detect.build``
+extra). The device path (``edge.detect.onnx``) loads only the result. ``edge.tools.model.build``
 drives it: frame sampling, verification against the source model and the manifest.
 """
 
