@@ -5,7 +5,7 @@ k+2 (letterbox, normalisation), one runs the model on frame k+1 (``session.run``
 go of the GIL), and the processing thread decodes, tracks and counts frame k. So the processed
 fps stays close to the model's bare speed. Each stateful stage is touched by one thread only:
 the pre-processor by the prepare thread, the session by the detect thread, the decoder,
-tracker, flow and counter by the processing thread, in frame order.
+tracker and counter by the processing thread, in frame order.
 
 Backpressure rule (replay): the capture thread blocks when its queue is full, and each detect
 stage when its one-item slot is taken, so no frame is ever dropped and a replay is
@@ -27,7 +27,6 @@ from edge.count.line_counter import LineCounter
 from edge.detect import Detector, Inferred, Prepared
 from edge.feeds import put_until_stopped
 from edge.track import Tracker
-from edge.track.flow import BoxFlow
 from edge.types import Crossing, Detections, Frame, Tracks
 
 log = logging.getLogger(__name__)
@@ -73,15 +72,14 @@ class Pipeline:
         tracker: associates detections over time.
         counter: turns tracks into line crossings.
 
-    When the tracker ``uses_motion``, the pipeline measures optical flow on every processed
-    frame (``BoxFlow``, counted in ``track_ms``) and hands it to the tracker.
+    The tracker gets the whole frame and measures its own motion (optical flow), which
+    ``track_ms`` includes.
     """
 
     def __init__(self, detector: Detector, tracker: Tracker, counter: LineCounter):
         self.detector = detector
         self.tracker = tracker
         self.counter = counter
-        self.flow = BoxFlow() if tracker.uses_motion else None
 
     def process(self, frame: Frame) -> FrameResult:
         """Run one frame through every stage (in the caller's thread)."""
@@ -101,9 +99,7 @@ class Pipeline:
         t0 = time.perf_counter()
         detections = self.detector.decode(inferred)
         t1 = time.perf_counter()
-        if self.flow is not None:
-            self.flow.update(frame.image, frame.between)
-        tracks = self.tracker.update(detections, frame.ts_s, self.flow, frame.size_wh)
+        tracks = self.tracker.update(detections, frame)
         t2 = time.perf_counter()
         crossings = tuple(self.counter.update(tracks))
         t3 = time.perf_counter()

@@ -16,7 +16,7 @@ from edge.count.zone_report import SnapshotClock, ZoneReport, ZoneSnapshot
 from edge.count.zones import ZoneCounter
 from edge.detect.onnx import build_detector
 from edge.pipeline import FrameResult, Pipeline, run
-from edge.track.bytetrack import ByteTracker
+from edge.track import build_tracker
 from edge.types import Crossing
 
 log = logging.getLogger(__name__)
@@ -95,7 +95,7 @@ class ZoneStage:
 def build_pipeline(cfg: AppConfig, models_dir: Path) -> Pipeline:
     """Build detector, tracker and counter from the config (the composition of one camera)."""
     detector = build_detector(cfg.detector, models_dir)
-    return Pipeline(detector, ByteTracker(cfg.tracker), LineCounter(cfg.lines))
+    return Pipeline(detector, build_tracker(cfg.tracker), LineCounter(cfg.lines, cfg.tracker))
 
 
 def empty_totals(cfg: AppConfig) -> Totals:

@@ -25,7 +25,7 @@ from edge.detect.preprocess import Letterbox
 from edge.evaluate import ClipScore, load_clip, score_clip
 from edge.pipeline import FrameResult, Pipeline, run
 from edge.replay import ReplayResult, empty_totals
-from edge.track.bytetrack import ByteTracker
+from edge.track import build_tracker
 from edge.types import Detections, Frame
 
 _NO_TENSOR = np.empty((0,), np.float32)
@@ -82,15 +82,16 @@ def replay_cached(clip_dir: Path, cfg: AppConfig, cache: Path, verbose: bool) ->
     """Replay one clip over its cached detections and score it."""
     meta, lines = load_clip(clip_dir)
     cfg = cfg.model_copy(update={"lines": lines})
+    tracker = build_tracker(cfg.tracker)
     source = ReplaySource(
         clip_dir / "video.mp4",
         detect_fps=cfg.detector.detect_fps,
-        keep_skipped=cfg.tracker.optical_flow,
+        keep_skipped=tracker.wants_motion_images,
     )
     pipe = Pipeline(
         CachedDetector(cache, cfg.detector.score_threshold),
-        ByteTracker(cfg.tracker),
-        LineCounter(cfg.lines),
+        tracker,
+        LineCounter(cfg.lines, cfg.tracker),
     )
     totals = empty_totals(cfg)
     track_ms: list[float] = []
