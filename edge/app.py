@@ -40,7 +40,7 @@ from edge.runtime.pipeline import Pipeline
 from edge.runtime.runner import Parts, Report, Runtime
 from edge.runtime.sinks import Progress, Sink, Tally, ZoneStage
 from edge.runtime.uplink import Uplink
-from edge.track.bytetrack import ByteTracker
+from edge.track import build_tracker
 
 __all__ = ["Options", "Report", "Runtime", "build", "build_pipeline", "open_source", "run"]
 
@@ -108,7 +108,8 @@ def build_pipeline(cfg: AppConfig, models_dir: Path) -> Pipeline:
         ModelError: the model cannot be loaded.
     """
     detector = build_detector(cfg.detector, models_dir)
-    return Pipeline(detector, ByteTracker(cfg.tracker), LineCounter(cfg.lines))
+    tracker = build_tracker(cfg.tracker)
+    return Pipeline(detector, tracker, LineCounter(cfg.lines, cfg.tracker))
 
 
 def build(cfg: AppConfig, options: Options) -> Runtime:
@@ -139,7 +140,7 @@ def _assemble(cfg: AppConfig, options: Options, pipeline: Pipeline, source: Fram
     if cfg.mqtt is not None:
         uplink = Uplink(cfg, model, offset_s, health.metrics)
         supervisor.watch("MQTT drain", uplink.failure)
-    keep_motion = cfg.tracker.optical_flow
+    keep_motion = pipeline.tracker.wants_motion_images
     feed = Feed(source, cfg.detector.detect_fps, keep_motion, options.max_frames)
     tally = Tally(tuple(ln.name for ln in cfg.lines), offset_s)
     zones = ZoneStage(cfg.zones, uplink.publish_zone if uplink is not None else None)

@@ -1,8 +1,9 @@
 """Replay tracker and counter over cached detections (``scripts/cache_detections.py``).
 
-The real ``Pipeline``, tracker and counter run on the real frames (decoded for the optical flow);
-only the detector is replaced by the cache, so a run over every public clip takes seconds and
-matches ``edge-counter evaluate`` for the same settings.
+The real ``Pipeline``, tracker and counter run on the real frames (decoded for the optical flow),
+thinned by the runtime's own schedule (``capture.pacing``), in this one thread; only the
+detector is replaced by the cache, so a run over every public clip takes seconds and matches
+``edge-counter evaluate`` for the same settings.
 
 Usage: python scripts/tune_offline.py --model yolox-nano [--detect-fps 5] [--score 0.1]
        [--set tracker.high_score=0.3 ...] [-v]
@@ -15,17 +16,17 @@ import time
 from pathlib import Path
 
 import numpy as np
-from edge.pipeline import FrameResult, Pipeline, run
-from edge.replay import ReplayResult, empty_totals
 
+from edge.capture.pacing import thinned
 from edge.capture.replay import ReplaySource
 from edge.commands.evaluate import report
 from edge.config import AppConfig, default_data_dir
 from edge.count.line_counter import LineCounter
 from edge.detect import Inferred, Prepared
 from edge.detect.preprocess import Letterbox
+from edge.runtime.pipeline import FrameResult, Pipeline
 from edge.tools.evaluate import ClipScore, load_clip, score_clip
-from edge.track.bytetrack import ByteTracker
+from edge.track import build_tracker
 from edge.types import Detections, Frame
 
 _NO_TENSOR = np.empty((0,), np.float32)
@@ -82,17 +83,14 @@ def replay_cached(clip_dir: Path, cfg: AppConfig, cache: Path, verbose: bool) ->
     """Replay one clip over its cached detections and score it."""
     meta, lines = load_clip(clip_dir)
     cfg = cfg.model_copy(update={"lines": lines})
-    source = ReplaySource(
-        clip_dir / "video.mp4",
-        detect_fps=cfg.detector.detect_fps,
-        keep_skipped=cfg.tracker.optical_flow,
-    )
+    tracker = build_tracker(cfg.tracker)
+    source = ReplaySource(clip_dir / "video.mp4")
     pipe = Pipeline(
         CachedDetector(cache, cfg.detector.score_threshold),
-        ByteTracker(cfg.tracker),
-        LineCounter(cfg.lines),
+        tracker,
+        LineCounter(cfg.lines, cfg.tracker),
     )
-    totals = empty_totals(cfg)
+    totals: dict[str, dict[str, dict[str, int]]] = {ln.name: {"in": {}, "out": {}} for ln in lines}
     track_ms: list[float] = []
 
     def collect(res: FrameResult) -> None:
@@ -103,13 +101,17 @@ def replay_cached(clip_dir: Path, cfg: AppConfig, cache: Path, verbose: bool) ->
             if verbose:
                 print(f"    {c.ts_s:6.2f}s {c.line} {c.direction} {c.class_name} #{c.track_id}")
 
-    t0 = time.perf_counter()
-    n = run(source, pipe, collect)
+    t0, n = time.perf_counter(), 0
+    try:
+        for frame in thinned(source.frames(), cfg.detector.detect_fps, tracker.wants_motion_images):
+            collect(pipe.process(frame))
+            n += 1
+    finally:
+        source.close()
     elapsed = time.perf_counter() - t0
-    source.close()
     p95 = np.percentile(track_ms, 95)
     print(f"  {meta['clip']}: track {np.mean(track_ms):.2f} ms/frame mean, p95 {p95:.2f}")
-    return score_clip(meta, ReplayResult(totals, n, 0, elapsed, "cache"))
+    return score_clip(meta, totals, n / elapsed, n)
 
 
 def main() -> None:

@@ -15,8 +15,10 @@
   share of observations) are part of their vehicle and left out. **Queue**: occupied by a
   vehicle class whose anchor moved slower than ``stationary_px_s`` over ``speed_window_s``
   (displacement over the window, so box jitter of a few pixels averages out).
-* **Id switch**: a new id appearing inside, near a member that vanished at most ``handover_s``
-  ago, takes that member over (its entry time and votes), as the line counter does.
+* **Identity** is the tracker's: a new id inside is a new member, never the continuation of
+  one that vanished (measured: continuing them split fewer stays but merged more; see
+  ``docs/tracking.md``). ``lost_s`` exceeds the longest time the tracker may still revive an
+  id (``MAX_LOST_LIMIT_S``), so a member is never ended while its id can come back.
 * **Departures**: crossings of ``exit_line`` (in ``exit_direction``), else members leaving.
 * **Clock jumps** reset the members and the wait windows (``ZoneState.reset``).
 
@@ -32,16 +34,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from edge.classes import CLASS_NAMES, PERSON, VEHICLE_CLASSES
+from edge.classes import CLASS_NAMES, IS_VEHICLE, VEHICLE_CLASSES, ClassVote, rider_mask
 from edge.config import ZoneConfig
-from edge.count.line_counter import rider_mask
+from edge.config.tracker import MAX_LOST_LIMIT_S
 from edge.count.wait import WaitEstimate, WaitEstimator
 from edge.count.windows import ClockGuard
-from edge.geometry import F64, anchors, points_in_polygon
+from edge.geometry import anchors, points_in_polygon
 from edge.types import Crossing, Tracks
-
-_VEHICLE_IDS = np.array([n in VEHICLE_CLASSES for n in CLASS_NAMES])
-_GROUP = np.array([0, 1, 2, 1, 2, 2])  # person | two-wheelers | four-wheelers, by class id
 
 
 @dataclass(frozen=True)
@@ -51,10 +50,13 @@ class ZoneTiming:
     leave_after_s: float = 0.5
     hold_s: float = 1.0
     lost_s: float = 3.0
-    handover_s: float = 2.0
     linger_s: float = 30.0
     warmup_s: float = 1.0
     max_members: int = 1024
+
+    def __post_init__(self) -> None:
+        if self.lost_s <= MAX_LOST_LIMIT_S:
+            raise ValueError(f"lost_s must exceed the tracker's limit {MAX_LOST_LIMIT_S} s")
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,7 @@ class Dwell:
 
     Attributes:
         zone: zone name.
-        track_id: tracker id (the latest id after a handover).
+        track_id: tracker id.
         class_name: voted class.
         enter_s: first observation inside, source seconds.
         leave_s: first observation outside (or last inside if the track vanished).
@@ -115,22 +117,11 @@ class _Member:
     enter_s: float
     last_s: float  # last observation (inside or out)
     last_in_s: float
-    center: F64
-    size: float
     censored: bool
     out_since_s: float | None = None
     done: bool = False
-    votes: F64 = field(default_factory=lambda: np.zeros(len(CLASS_NAMES)))
+    vote: ClassVote = field(default_factory=ClassVote)
     trail: deque[tuple[float, float, float]] = field(default_factory=lambda: deque(maxlen=12))
-    n_obs: int = 0
-    rider_obs: int = 0
-
-    def voted(self) -> int:
-        return int(np.argmax(self.votes))
-
-    def is_rider(self) -> bool:
-        """A person riding a two-wheeler most of the time: part of that vehicle, not counted."""
-        return self.voted() == PERSON and self.rider_obs >= 2 and 2 * self.rider_obs >= self.n_obs
 
 
 class ZoneCounter:
@@ -165,9 +156,8 @@ class ZoneCounter:
         inside = points_in_polygon(anchors(tracks.xyxy, self.zone.anchor), self._polygon)
         riders = rider_mask(tracks.xyxy, tracks.class_id)
         dwells: list[Dwell] = []
-        seen = {int(t) for t in tracks.track_id}
         for i in range(len(tracks)):
-            dwell = self._observe(tracks, i, (bool(inside[i]), bool(riders[i])), seen)
+            dwell = self._observe(tracks, i, (bool(inside[i]), bool(riders[i])))
             if dwell is not None:
                 dwells.append(dwell)
         dwells.extend(self._expire(now))
@@ -175,26 +165,20 @@ class ZoneCounter:
         self._departures(now, crossings, dwells)
         return self._state(now, tuple(dwells), jumped)
 
-    def _observe(
-        self, tracks: Tracks, i: int, flags: tuple[bool, bool], seen: set[int]
-    ) -> Dwell | None:
+    def _observe(self, tracks: Tracks, i: int, flags: tuple[bool, bool]) -> Dwell | None:
         """Fold track ``i`` in; ``flags`` = (anchor inside the polygon, riding a two-wheeler)."""
         inside, rider = flags
         now, tid = tracks.ts_s, int(tracks.track_id[i])
         box = tracks.xyxy[i].astype(np.float64)
-        center = np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2])
-        size = float(np.sqrt(max((box[2] - box[0]) * (box[3] - box[1]), 1.0)))
         cls = int(tracks.class_id[i])
         m = self._members.get(tid)
         if m is None or m.done:
             if not inside:
                 return None
-            m = self._heir(center, size, cls, now, seen) or self._new(center, size, now)
+            m = self._new(now)
             self._members[tid] = m
-        m.votes[cls] += max(float(tracks.confidence[i]), 1e-3)
-        m.n_obs += 1
-        m.rider_obs += int(rider)
-        m.center, m.size, m.last_s = center, size, now
+        m.vote.add(cls, float(tracks.confidence[i]), rider)
+        m.last_s = now
         pt = anchors(box, self.zone.anchor)[0]
         if not m.trail or now - m.trail[-1][0] >= self.zone.speed_window_s / 8:
             m.trail.append((now, float(pt[0]), float(pt[1])))
@@ -207,32 +191,16 @@ class ZoneCounter:
             return self._leave(tid, m, m.out_since_s, vanished=False)
         return None
 
-    def _new(self, center: F64, size: float, now: float) -> _Member:
+    def _new(self, now: float) -> _Member:
         assert self._start_s is not None
         censored = now - self._start_s < self.timing.warmup_s
-        return _Member(now, now, now, center, size, censored)
-
-    def _heir(
-        self, center: F64, size: float, cls: int, now: float, seen: set[int]
-    ) -> _Member | None:
-        """The vanished member a new id inside most plausibly continues, removed from the map."""
-        best, best_d = None, np.inf
-        for tid, m in self._members.items():
-            gap = now - m.last_s
-            if tid in seen or m.done or not 0 < gap <= self.timing.handover_s:
-                continue
-            if _GROUP[m.voted()] != _GROUP[cls] or not 0.5 <= size / m.size <= 2.0:
-                continue
-            d = float(np.hypot(*(m.center - center)))
-            if d <= 0.5 * max(size, m.size) and d < best_d:
-                best, best_d = tid, d
-        return None if best is None else self._members.pop(best)
+        return _Member(now, now, now, censored)
 
     def _leave(self, tid: int, m: _Member, leave_s: float, vanished: bool) -> Dwell:
         m.done = True
-        name = CLASS_NAMES[m.voted()]
+        name = CLASS_NAMES[m.vote.voted()]
         return Dwell(
-            self.zone.name, tid, name, m.enter_s, leave_s, m.censored, vanished, m.is_rider()
+            self.zone.name, tid, name, m.enter_s, leave_s, m.censored, vanished, m.vote.is_rider()
         )
 
     def _expire(self, now: float) -> list[Dwell]:
@@ -281,12 +249,12 @@ class ZoneCounter:
         for m in self._members.values():
             if m.done or m.out_since_s is not None or now - m.last_in_s > self.timing.hold_s:
                 continue
-            if m.is_rider():
+            if m.vote.is_rider():
                 continue
-            cls = m.voted()
+            cls = m.vote.voted()
             occupancy[CLASS_NAMES[cls]] = occupancy.get(CLASS_NAMES[cls], 0) + 1
             speed = self._speed_px_s(m)
-            if _VEHICLE_IDS[cls] and speed is not None and speed < self.zone.stationary_px_s:
+            if IS_VEHICLE[cls] and speed is not None and speed < self.zone.stationary_px_s:
                 queued += 1
                 oldest = max(oldest or 0.0, now - m.enter_s)
         wait = self.wait.estimate(now, queued, oldest)

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from edge.count.line_counter import LineCounter
 from edge.detect import Detector, Inferred, Prepared
 from edge.track import Tracker
-from edge.track.flow import BoxFlow
 from edge.types import Crossing, Detections, Frame, Tracks
 
 
@@ -53,13 +52,14 @@ class Pipeline:
         tracker: associates detections over time.
         counter: turns tracks into line crossings.
 
+    The tracker owns its motion model (optical flow over ``Frame.between``): its time is
+    part of ``track_ms``.
     """
 
     def __init__(self, detector: Detector, tracker: Tracker, counter: LineCounter):
         self.detector = detector
         self.tracker = tracker
         self.counter = counter
-        self.flow = BoxFlow() if tracker.uses_motion else None
 
     def process(self, frame: Frame) -> FrameResult:
         """Run one frame through every stage (in the caller's thread)."""
@@ -79,9 +79,7 @@ class Pipeline:
         t0 = time.perf_counter()
         detections = self.detector.decode(inferred)
         t1 = time.perf_counter()
-        if self.flow is not None:
-            self.flow.update(frame.image, frame.between)
-        tracks = self.tracker.update(detections, frame.ts_s, self.flow, frame.size_wh)
+        tracks = self.tracker.update(detections, frame)
         t2 = time.perf_counter()
         crossings = tuple(self.counter.update(tracks))
         t3 = time.perf_counter()

@@ -1,54 +1,43 @@
-"""Tracking stage: the ``Tracker`` protocol; ``bytetrack.py`` is the default."""
+"""Tracking stage: the ``Tracker`` protocol and ``build_tracker``; ``bytetrack.py`` is the default.
+
+A tracker owns its motion model. It takes the whole ``Frame`` (time, size, image and the
+skipped frames' motion images), so one with optical flow measures the flow itself, inside its
+own time, and says through ``wants_motion_images`` whether the frame feed should keep the
+skipped frames' small gray copies (``Frame.between``).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
-import numpy as np
-import numpy.typing as npt
-
-from edge.types import Detections, Tracks
-
-
-class Motion(Protocol):
-    """Image motion from the previous processed frame to the current one (``flow.BoxFlow``)."""
-
-    def displace(
-        self, xyxy: npt.NDArray[np.floating]
-    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
-        """Boxes of the previous frame moved into the current one, and which moves are reliable."""
-        ...
-
-    def retrace(
-        self, xyxy: npt.NDArray[np.floating]
-    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
-        """Boxes of the current frame moved back into the previous one, and which are reliable."""
-        ...
-
-    def describe(self, xyxy: npt.NDArray[np.floating]) -> npt.NDArray[np.float32]:
-        """N×D appearance descriptors of boxes in the current frame."""
-        ...
+from edge.config import TrackerConfig
+from edge.track.bytetrack import ByteTracker
+from edge.types import Detections, Frame, Tracks
 
 
 class Tracker(Protocol):
     """Associates detections over time; every threshold is in seconds, not frames."""
 
     @property
-    def uses_motion(self) -> bool:
-        """Whether ``update`` wants a ``motion`` (the pipeline then measures optical flow)."""
+    def wants_motion_images(self) -> bool:
+        """Whether frames should carry the skipped frames' motion images (``Frame.between``)."""
         ...
 
-    def update(
-        self,
-        detections: Detections,
-        ts_s: float,
-        motion: Motion | None = None,
-        frame_wh: tuple[int, int] | None = None,
-    ) -> Tracks:
-        """Associate one frame of detections; ``motion`` is optional image motion, ``frame_wh``
-        the frame size (tracks that left it end)."""
+    def update(self, detections: Detections, frame: Frame) -> Tracks:
+        """Associate one frame of detections (found in ``frame``) and return the confirmed
+        tracks seen in it, at ``frame.ts_s``."""
         ...
 
     def reset(self) -> None:
         """Drop every track."""
         ...
+
+
+#: Tracker plug-ins keyed by ``TrackerConfig.type``.
+TRACKERS: dict[str, Callable[[TrackerConfig], Tracker]] = {"bytetrack": ByteTracker}
+
+
+def build_tracker(config: TrackerConfig) -> Tracker:
+    """The tracker ``config.type`` names, configured by ``config``."""
+    return TRACKERS[config.type](config)

@@ -11,7 +11,7 @@ from edge.config import LineConfig, TrackerConfig
 from edge.count.line_counter import LineCounter
 from edge.track.bytetrack import ByteTracker
 from edge.track.flow import BoxFlow, appearance_distance
-from edge.types import Detections, ImageArray
+from edge.types import Detections, Frame, ImageArray
 
 H, W = 240, 320
 
@@ -78,17 +78,15 @@ def run_follow(use_flow: bool) -> set[int]:
     ids the leader's detections got.
     """
     tracker = ByteTracker(TrackerConfig(optical_flow=use_flow))
-    flow = BoxFlow()
     leader_ids: set[int] = set()
     for k in range(5):
         ts = k * 0.2
         lead = (20 + 25 * k, 100.0, 1)
         squares = [lead] + ([(lead[0] - 45, 100.0, 2)] if k >= 1 else [])
-        flow.update(scene(squares))
         boxes = np.array([car(x, y) for x, y, _ in squares], np.float32)
         dets = Detections(boxes, np.full(len(boxes), 0.9, np.float32),
                           np.full(len(boxes), CLASS_ID["car"], np.int64))  # fmt: skip
-        out = tracker.update(dets, ts, flow if use_flow else None)
+        out = tracker.update(dets, Frame(scene(squares), ts, k))
         for tid, box in zip(out.track_id, out.xyxy, strict=True):
             if abs(box[0] - lead[0]) < 1:
                 leader_ids.add(int(tid))
@@ -147,13 +145,11 @@ def test_a_missed_detection_is_bridged_by_flow_and_reported_with_score_zero() ->
     """The detector misses a car for one frame (occlusion): the track is still reported, where
     the image says the car is, so a crossing in that frame is not lost."""
     tracker = ByteTracker(TrackerConfig())
-    flow = BoxFlow()
     out = None
     for k in range(4):
         x = 40 + 12 * k
-        flow.update(scene([(x, 80, 1)]))
         dets = one_car(car(x, 80)) if k != 3 else Detections.empty()
-        out = tracker.update(dets, k * 0.04, flow, (W, H))
+        out = tracker.update(dets, Frame(scene([(x, 80, 1)]), k * 0.04, k))
     assert out is not None and len(out) == 1
     assert float(out.confidence[0]) == 0.0
     np.testing.assert_allclose(out.xyxy[0], car(76, 80), atol=1.5)
@@ -163,24 +159,19 @@ def test_a_track_flow_carries_past_max_lost_is_not_reported_as_it_ends() -> None
     """The detector stops seeing a car that the image still shows: flow reports the track until
     it has been lost for ``max_lost_s``, and in the frame it ends it is reported no more."""
     tracker = ByteTracker(TrackerConfig(max_lost_s=0.1))
-    flow = BoxFlow()
     reported = []
     for k in range(7):  # detected in frames 0-3 (last at 0.12 s), lost from 0.16 s
         x = 40 + 12 * k
-        flow.update(scene([(x, 80, 1)]))
         dets = one_car(car(x, 80)) if k <= 3 else Detections.empty()
-        reported.append(len(tracker.update(dets, k * 0.04, flow, (W, H))))
+        reported.append(len(tracker.update(dets, Frame(scene([(x, 80, 1)]), k * 0.04, k))))
     assert reported == [1, 1, 1, 1, 1, 1, 0]  # at 0.24 s it has been lost for 0.12 s
     assert len(tracker) == 0
 
 
 def test_a_track_with_a_single_detection_does_not_move_on_flow_alone() -> None:
     tracker = ByteTracker(TrackerConfig())
-    flow = BoxFlow()
-    flow.update(scene([(40, 80, 1)]))
-    assert len(tracker.update(one_car(car(40, 80)), 0.0, flow, (W, H))) == 1
-    flow.update(scene([(52, 80, 1)]))
-    assert len(tracker.update(Detections.empty(), 0.04, flow, (W, H))) == 0
+    assert len(tracker.update(one_car(car(40, 80)), Frame(scene([(40, 80, 1)]), 0.0, 0))) == 1
+    assert len(tracker.update(Detections.empty(), Frame(scene([(52, 80, 1)]), 0.04, 1))) == 0
 
 
 def test_a_track_that_left_the_frame_ends_at_once() -> None:
@@ -188,16 +179,17 @@ def test_a_track_that_left_the_frame_ends_at_once() -> None:
     would grab the next car to appear; knowing the frame, the tracker ends it when its
     predicted centre is outside."""
 
-    def live_tracks_after_leaving(frame_wh: tuple[int, int] | None) -> int:
+    def live_tracks_after_leaving(height: int) -> int:
         tracker = ByteTracker(TrackerConfig(optical_flow=False))
+        image = np.zeros((height, W, 3), np.uint8)
         for k in range(6):
             y = 140 + 12 * k  # 300 px/s down, the last box touches the bottom edge
-            tracker.update(one_car((100, y, 140, min(y + 40, H))), k * 0.04, None, frame_wh)
-        tracker.update(Detections.empty(), 0.4, None, frame_wh)
+            tracker.update(one_car((100, y, 140, min(y + 40, H))), Frame(image, k * 0.04, k))
+        tracker.update(Detections.empty(), Frame(image, 0.4, 6))
         return len(tracker)
 
-    assert live_tracks_after_leaving(None) == 1
-    assert live_tracks_after_leaving((W, H)) == 0
+    assert live_tracks_after_leaving(2 * H) == 1  # in a taller frame it is only lost
+    assert live_tracks_after_leaving(H) == 0
 
 
 def test_retrace_finds_where_a_box_came_from() -> None:
@@ -216,13 +208,12 @@ def count_late_detected_car(use_flow: bool) -> dict[str, int]:
     is past the line (before, it was hidden behind the car ahead)."""
     tracker = ByteTracker(TrackerConfig(optical_flow=use_flow))
     counter = LineCounter([LineConfig(name="L", a=(0, 150), b=(W, 150), hysteresis_px=5)])
-    flow = BoxFlow()
     ys = [10.0 + 10 * k for k in range(19)]  # top of the 40 px square, every camera frame
     for k in range(0, len(ys), 6):
         between = tuple(motion_gray(scene([(140, y, 1)])) for y in ys[max(0, k - 5) : k])
-        flow.update(scene([(140, ys[k], 1)]), between)
+        frame = Frame(scene([(140, ys[k], 1)]), k / 30, k, between)
         dets = one_car(car(140, ys[k])) if ys[k] + 40 > 150 else Detections.empty()
-        counter.update(tracker.update(dets, k / 30, flow if use_flow else None, (W, H)))
+        counter.update(tracker.update(dets, frame))
     return counter.totals()["L"]["in"]
 
 
@@ -239,7 +230,7 @@ def test_a_crossing_before_confirmation_is_counted_once_the_track_is_confirmed()
     reported = []
     for k in range(8):
         y = 100 + 8 * k  # box bottom 140 → 196: crosses y = 150 at the second frame
-        out = tracker.update(one_car(car(140, y)), k / 25, None, (W, H))
+        out = tracker.update(one_car(car(140, y)), Frame(scene([]), k / 25, k))
         reported.append(len(out))
         counter.update(out)
     assert reported[:3] == [0, 0, 0] and reported[-1] == 1
