@@ -8,7 +8,11 @@ that fails under it).
 
 from __future__ import annotations
 
+import json
+import os
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -109,3 +113,34 @@ def test_a_dead_drain_thread_ends_the_run_non_zero_and_keeps_the_crossings(
     finally:
         con.close()
     assert rows == uplink.journaled >= 1  # every crossing counted is still in the journal
+
+
+def test_the_service_process_exits_non_zero_when_its_detect_step_fails(
+    broker: Broker, tmp_path: Path, notify_socket: NotifySocket, road_source: str
+) -> None:
+    """End to end: ``edge-counter run`` under a notify socket, a detections file that breaks at
+    frame 60 (the scripted detector's seam: its ``infer`` runs on the detect thread)."""
+    script = tmp_path / "detections.jsonl"
+    good = [{"seq": s, "boxes": [[300, 100 + 2 * s, 360, 140 + 2 * s]], "scores": [0.9],
+             "classes": ["car"]} for s in range(60)]  # fmt: skip
+    script.write_text("".join(json.dumps(r) + "\n" for r in good) + '{"seq": 60, "boxes": [\n')
+    config = write_config(tmp_path / "c.toml", tmp_path / "state", broker, road_source)
+    text = config.read_text().replace(
+        '[detector]\nmodel = "yolox-nano-int8"\nthreads = 1',
+        f'[detector]\ntype = "scripted"\npath = "{script}"',
+    )
+    config.write_text(text)
+    env = {**os.environ, "NOTIFY_SOCKET": str(notify_socket.path), "WATCHDOG_USEC": "4000000"}
+    cmd = [sys.executable, "-m", "edge.cli", "run", "--config", str(config)]
+    proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        notify_socket.wait_for("READY=1", timeout_s=60)
+        msgs = notify_socket.messages(6.0)  # 60 frames of a real-time 25 fps clip: 2.4 s
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 2, err
+    assert f"{script.name}:61" in err.strip().splitlines()[-1], err
+    assert pings([m for m in msgs if "STOPPING=1" not in m[1]]) >= 1
+    stopping = next(t for t, m in msgs if "STOPPING=1" in m.splitlines())
+    assert pings([m for m in msgs if m[0] > stopping]) == 0
