@@ -28,7 +28,8 @@ from edge.broker import EmbeddedBroker, free_port
 from edge.config import DeviceConfig, MqttConfig, OutboxConfig
 from edge.outbox import Outbox
 from edge.publish import StatusInfo
-from edge.publish.mqtt import MqttPublisher, Subscriber
+from edge.publish.mqtt import MqttPublisher
+from edge.publish.subscriber import Subscriber
 from edge.types import Crossing
 
 DEVICE = DeviceConfig(id="bench", site="lab")

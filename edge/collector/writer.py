@@ -59,7 +59,7 @@ class Writer:
         self._store, self._inbox, self._ack = store, inbox, ack
         self._max_messages, self._max_wait_s = max_messages, max_wait_s
         self._stop = threading.Event()
-        self.failed = threading.Event()
+        self._error: BaseException | None = None
         self.stats = WriterStats()
         self._unlogged_rejects, self._last_reject_log_s = 0, -1e9
         self._thread = threading.Thread(target=self._run, name="collector-writer", daemon=True)
@@ -79,9 +79,13 @@ class Writer:
                 batch = self._next_batch()
                 if batch:
                     self._process(batch)
-        except Exception:
-            log.exception("collector writer failed; stopping")
-            self.failed.set()
+        except BaseException as err:  # a thread's top: record it for the supervisor
+            log.exception("collector writer failed; nothing more is stored or acknowledged")
+            self._error = err
+
+    def failure(self) -> BaseException | None:
+        """None while writing (and after ``stop``); the exception the thread died of."""
+        return self._error
 
     def _next_batch(self) -> list[Delivery]:
         try:

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from edge import wire
 from edge.config import MqttConfig, format_validation_error
 from edge.errors import ConfigError, WireError
-from edge.publish.mqtt import Subscriber
+from edge.publish.subscriber import Subscriber
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
