@@ -83,6 +83,12 @@ class Collector:
         self.store = open_store(self.cfg.store.url, self.cfg.store.api_pool_size)
         self.store.migrate()
         self._subscriber = MqttSubscriber(self.cfg.mqtt, self._inbox)
+        if self._ephemeral():
+            log.warning(
+                "mqtt.client_id not set: this run is %s; set a fixed id per copy so that "
+                "after a crash it resumes its session and the messages queued for it",
+                self.cfg.mqtt.client_id,
+            )
         self._writer = Writer(
             self.store,
             self._inbox,
@@ -171,16 +177,27 @@ class Collector:
         return out
 
     def stop(self) -> None:
-        """Stop serving, stop the writer after its batch, disconnect keeping the session."""
+        """Stop serving, stop the writer after its batch, disconnect keeping the session.
+
+        A generated client id (no ``mqtt.client_id`` set) is never used again, so its
+        session would only keep taking a share of the messages for nobody: the collector
+        unsubscribes, stores and acknowledges what it received, then ends the session.
+        """
         if self._server is not None and self._http_thread is not None:
             self._server.should_exit = True
             self._http_thread.join(10)
+        end_session = False
+        if self._ephemeral() and self._writer is not None and self._subscriber is not None:
+            end_session = self._subscriber.unsubscribe() and self._writer.drain(10)
         if self._writer is not None:
             self._writer.stop()
         if self._subscriber is not None:
-            self._subscriber.stop()
+            self._subscriber.stop(end_session)
         if self.store is not None:
             self.store.close()
+
+    def _ephemeral(self) -> bool:
+        return "client_id" not in self.cfg.mqtt.model_fields_set
 
     def __enter__(self) -> Collector:
         self.start()

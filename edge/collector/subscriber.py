@@ -89,9 +89,14 @@ class MqttSubscriber:
         """Connect in the background (the client's network thread reconnects with backoff)."""
         self._client.start()
 
-    def stop(self) -> None:
-        """Disconnect, keeping the session (unacknowledged messages are redelivered)."""
-        self._client.stop()
+    def stop(self, end_session: bool = False) -> None:
+        """Disconnect, keeping the session (unacknowledged messages are redelivered) unless
+        ``end_session``: for a client id no later run will use (see ``Collector.stop``)."""
+        self._client.stop(end_session)
+
+    def unsubscribe(self, timeout_s: float = 5.0) -> bool:
+        """Stop the flow: True once the broker confirmed; everything sent is then queued."""
+        return self.connected.is_set() and self._client.unsubscribe_all(timeout_s)
 
     def failure(self) -> BaseException | None:
         """The exception a hook raised on the network thread, or None."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import random
 import ssl
-import time
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ from edge.publish.options import (
     device_options,
     parse_url,
 )
+from edge.publish.takeover import TakeoverWatch
 
 __all__ = [
     "ClientOptions", "Inbound", "LinkChange", "MqttClient", "PubAck", "device_options",
@@ -39,10 +40,6 @@ __all__ = [
 ]  # fmt: skip
 
 log = logging.getLogger(__name__)
-
-#: MQTT 5 DISCONNECT reason "Session taken over": another client connected with our id.
-SESSION_TAKEN_OVER = 0x8E
-_TAKEOVER_LOG_EVERY_S = 30.0
 
 
 class MqttClient:
@@ -71,7 +68,8 @@ class MqttClient:
         self.on_subscribed: Callable[[list[str]], None] | None = None
         self._filters: list[str] = []
         self._failure: BaseException | None = None
-        self._takeover_logged_mono = -_TAKEOVER_LOG_EVERY_S
+        self._unsubscribed = threading.Event()
+        self._takeover = TakeoverWatch(f"{self.host}:{self.port}", opts.client_id)
         self._paho = _build(opts, tls)
         self._paho.on_connect = self._on_connect
         self._paho.on_connect_fail = self._on_connect_fail
@@ -79,6 +77,7 @@ class MqttClient:
         self._paho.on_publish = self._on_publish
         self._paho.on_message = self._on_message
         self._paho.on_subscribe = self._on_subscribe
+        self._paho.on_unsubscribe = lambda *_args: self._unsubscribed.set()
 
     @property
     def v5(self) -> bool:
@@ -112,10 +111,31 @@ class MqttClient:
             self._paho.connect_async(self.host, self.port, o.keepalive_s)
         self._paho.loop_start()
 
-    def stop(self) -> None:
-        """Disconnect cleanly (a kept session stays on the broker) and stop the network thread."""
-        self._paho.disconnect()
+    def stop(self, end_session: bool = False) -> None:
+        """Disconnect cleanly and stop the network thread.
+
+        Args:
+            end_session: MQTT 5: have the broker drop the kept session now (session expiry 0),
+                for a client id that will never connect again. Otherwise the session, its
+                subscriptions and the messages queued for it stay for ``session_expiry_s``.
+        """
+        props = None
+        if end_session and self.v5 and not self.opts.clean:
+            props = Properties(PacketTypes.DISCONNECT)  # type: ignore[no-untyped-call]
+            props.SessionExpiryInterval = 0
+        self._paho.disconnect(properties=props)
         self._paho.loop_stop()
+
+    def unsubscribe_all(self, timeout_s: float) -> bool:
+        """Unsubscribe from the ``subscribe_on_connect`` filters; wait for the UNSUBACK.
+
+        Every message the broker sent before it arrives before the UNSUBACK, so once this
+        returns True nothing more is on its way.
+        """
+        self._filters, filters = [], self._filters
+        self._unsubscribed.clear()
+        rc, _mid = self._paho.unsubscribe(filters)
+        return rc == MQTTErrorCode.MQTT_ERR_SUCCESS and self._unsubscribed.wait(timeout_s)
 
     def send(self, topic: str, payload: bytes, qos: int, retain: bool, expiry_s: int = 0) -> int:
         """Queue a message (MQTT 5 message expiry ``expiry_s`` when > 0).
@@ -164,6 +184,8 @@ class MqttClient:
     def _on_connect(self, _c: Any, _u: Any, flags: Any, rc: ReasonCode, _p: Any) -> None:
         if not rc.is_failure and self._filters:
             self._paho.subscribe([(f, 1) for f in self._filters])  # only queues a packet
+        if not rc.is_failure:
+            self._takeover.accepted()
         present = bool(getattr(flags, "session_present", False))
         change = LinkChange(not rc.is_failure, str(rc), rc.is_failure, present)
         self._hand(self.on_link, change)
@@ -172,21 +194,9 @@ class MqttClient:
         self._hand(self.on_link, LinkChange(False, "cannot reach the broker"))
 
     def _on_disconnect(self, _c: Any, _u: Any, _f: Any, rc: ReasonCode, _p: Any) -> None:
-        taken = rc.value == SESSION_TAKEN_OVER
-        if taken:
-            self._log_takeover()
-        change = LinkChange(False, str(rc), taken_over=taken, normal=not rc.is_failure)
-        self._hand(self.on_link, change)
-
-    def _log_takeover(self) -> None:
-        now = time.monotonic()
-        if now - self._takeover_logged_mono >= _TAKEOVER_LOG_EVERY_S:
-            self._takeover_logged_mono = now
-            log.error(
-                "MQTT %s:%d: session taken over: another client connected with the same "
-                "client id %r; give each copy its own client id",
-                self.host, self.port, self.opts.client_id,
-            )  # fmt: skip
+        normal = not rc.is_failure
+        taken = self._takeover.lost(rc.value, requested=normal)
+        self._hand(self.on_link, LinkChange(False, str(rc), taken_over=taken, normal=normal))
 
     def _on_publish(self, _c: Any, _u: Any, mid: int, rc: ReasonCode, _p: Any) -> None:
         self._hand(self.on_ack, PubAck(mid, not rc.is_failure, str(rc)))

@@ -86,7 +86,8 @@ class LinkChange:
         reason: the reason code's text (``Success``, ``Not authorized``, ...).
         refused: a CONNACK with a failure code (``up`` is False then).
         session_present: the broker resumed a stored session.
-        taken_over: the broker closed this session because another client used its id.
+        taken_over: the broker closed this session because another client used its id (or,
+            for a broker that does not say so, very probably did: see ``takeover.py``).
         normal: a disconnect this client asked for (``stop``), not a failure.
     """
 
