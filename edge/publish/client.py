@@ -129,8 +129,8 @@ class MqttClient:
     def unsubscribe_all(self, timeout_s: float) -> bool:
         """Unsubscribe from the ``subscribe_on_connect`` filters; wait for the UNSUBACK.
 
-        Every message the broker sent before it arrives before the UNSUBACK, so once this
-        returns True nothing more is on its way.
+        Messages the broker sent before it arrive before the UNSUBACK; it may still send
+        ones it held back for the session (beyond ``receive_maximum``) as acks free room.
         """
         self._filters, filters = [], self._filters
         self._unsubscribed.clear()
