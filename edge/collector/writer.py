@@ -62,7 +62,7 @@ class Writer:
         self._error: BaseException | None = None
         self.stats = WriterStats()
         self._unlogged_rejects, self._last_reject_log_s = 0, -1e9
-        self._in_hand = 0
+        self._busy = False
         self._thread = threading.Thread(target=self._run, name="collector-writer", daemon=True)
 
     def start(self) -> None:
@@ -86,7 +86,7 @@ class Writer:
         while time.monotonic() - quiet_since < quiet_s:
             if self._error is not None or time.monotonic() >= deadline:
                 return False
-            if self._inbox.qsize() or self._in_hand:
+            if self._inbox.qsize() or self._busy:
                 quiet_since = time.monotonic()
             time.sleep(0.02)
         return True
@@ -97,7 +97,7 @@ class Writer:
                 batch = self._next_batch()
                 if batch:
                     self._process(batch)
-                self._in_hand = 0
+                self._busy = False
         except BaseException as err:  # a thread's top: record it for the supervisor
             log.exception("collector writer failed; nothing more is stored or acknowledged")
             self._error = err
@@ -111,7 +111,7 @@ class Writer:
             batch = [self._inbox.get(timeout=0.2)]
         except queue.Empty:
             return []
-        self._in_hand = 1
+        self._busy = True
         deadline = time.monotonic() + self._max_wait_s
         while len(batch) < self._max_messages:
             try:
