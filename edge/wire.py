@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -38,9 +39,24 @@ KINDS = frozenset({"status", "state", "telemetry"}) | KINDS_WITH_NAME
 
 #: Largest integer a database BIGINT holds; ids and counters beyond it are rejected.
 MAX_INT = 2**63 - 1
-_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
-Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
-ClassCounts = dict[Name, Annotated[int, Field(ge=0)]]
+#: Times are UTC seconds from 1970 up to 2106 (unsigned 32-bit), as any database stores them.
+MAX_TS = 2.0**32
+NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
+_NAME_RE = re.compile(NAME_PATTERN)
+#: A JSON string escape of a UTF-16 surrogate; only then is a payload checked for lone ones.
+_SURROGATE_ESCAPE = re.compile(rb"\\[uU][dD][89a-fA-F]")
+
+
+def _utc_seconds(v: float) -> float:
+    if not 0 <= v < MAX_TS:
+        raise ValueError(f"time {v!r} is not finite UTC seconds between 1970 and 2106")
+    return v
+
+
+Name = Annotated[str, Field(pattern=NAME_PATTERN)]
+#: Seconds since the Unix epoch, UTC, finite (the models refuse NaN and infinities).
+UtcSeconds = Annotated[float, AfterValidator(_utc_seconds)]
+ClassCounts = dict[Name, Annotated[int, Field(ge=0, le=MAX_INT)]]
 
 
 class _Msg(BaseModel):
@@ -58,7 +74,7 @@ class Event(BaseModel):
     device_id: Name
     epoch: int = Field(ge=0, le=MAX_INT)
     seq: int = Field(ge=0, le=MAX_INT)
-    ts: float = Field(description="event time, seconds since the Unix epoch, UTC")
+    ts: UtcSeconds = Field(description="event time, seconds since the Unix epoch, UTC")
     line: Name
     direction: Literal["in", "out"]
     cls: Name = Field(alias="class")
@@ -88,8 +104,8 @@ class CountsMsg(_Msg):
     type: Literal["counts"]
     device_id: Name
     line: Name
-    start: float
-    end: float
+    start: UtcSeconds
+    end: UtcSeconds
     counts: DirectionCounts
 
 
@@ -98,8 +114,8 @@ class StateMsg(_Msg):
 
     type: Literal["state"]
     device_id: Name
-    epoch: int = Field(ge=0)
-    ts: float
+    epoch: int = Field(ge=0, le=MAX_INT)
+    ts: UtcSeconds
     lines: dict[Name, DirectionCounts]
     #: highest seq included in ``lines`` (optional: added without a version bump).
     last_seq: int | None = Field(None, ge=0)
@@ -113,7 +129,7 @@ class StatusMsg(_Msg):
     type: Literal["status"]
     device_id: Name
     state: Literal["online", "offline", "stopped", "degraded"]
-    ts: float | None = None
+    ts: UtcSeconds | None = None
     version: str | None = None
     model: str | None = None
     config_hash: str | None = None
@@ -125,7 +141,7 @@ class TelemetryMsg(_Msg):
 
     type: Literal["telemetry"]
     device_id: Name
-    ts: float
+    ts: UtcSeconds
     metrics: dict[str, float | int | str | bool | None]
 
 
@@ -143,7 +159,7 @@ class ZoneMsg(_Msg):
     type: Literal["zones"]
     device_id: Name
     zone: Name
-    ts: float = Field(description="snapshot time, seconds since the Unix epoch, UTC")
+    ts: UtcSeconds = Field(description="snapshot time, seconds since the Unix epoch, UTC")
     occupancy: dict[Name, Annotated[int, Field(ge=0, le=MAX_INT)]]
     queue_length: int = Field(ge=0, le=MAX_INT)
     wait_s: float | None = Field(None, ge=0)
@@ -251,6 +267,8 @@ def decode(payload: bytes | str) -> Message:
         raise WireError(f"payload is not JSON: {str(err)[:200]}") from None
     if not isinstance(raw, dict):
         raise WireError("payload must be a JSON object")
+    if _SURROGATE_ESCAPE.search(payload if isinstance(payload, bytes) else payload.encode()):
+        _check_unicode(raw)
     if raw.get("v") != VERSION:
         raise WireError(
             f"unsupported payload version {raw.get('v')!r} (this build reads {VERSION})"
@@ -261,6 +279,14 @@ def decode(payload: bytes | str) -> Message:
         first = err.errors()[0]
         path = ".".join(str(p) for p in first["loc"]) or "<root>"
         raise WireError(f"invalid payload: {path}: {first['msg']}") from None
+
+
+def _check_unicode(raw: Any) -> None:
+    """Refuse strings with a lone UTF-16 surrogate: no text column or UTF-8 file holds one."""
+    try:
+        json.dumps(raw, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        raise WireError("payload cannot be decoded: a string holds a lone surrogate") from None
 
 
 def decode_for_topic(text: str, payload: bytes | str) -> tuple[Topic, Message]:

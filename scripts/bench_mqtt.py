@@ -27,7 +27,8 @@ from edge import __version__, wire
 from edge.config import DeviceConfig, MqttConfig, OutboxConfig
 from edge.outbox import Outbox
 from edge.publish import StatusInfo
-from edge.publish.mqtt import MqttPublisher, Subscriber
+from edge.publish.mqtt import MqttPublisher
+from edge.publish.subscriber import Subscriber
 from edge.tools.broker import EmbeddedBroker, free_port
 from edge.types import Crossing
 

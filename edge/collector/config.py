@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 import socket
 import zoneinfo
 from pathlib import Path
@@ -39,12 +40,21 @@ class SiteConfig(_Strict):
         return check_timezone(v)
 
 
+def default_client_id() -> str:
+    """``collector-<hostname>-<8 hex digits>``: unique per process, at most 64 characters."""
+    return f"collector-{socket.gethostname()[:45]}-{secrets.token_hex(4)}"
+
+
 class MqttSubscriberConfig(_Strict):
     """How the collector subscribes.
 
     ``share_group`` makes every collector with the same group one consumer of events, counts,
     telemetry and zones (MQTT v5 ``$share``); status and state are retained, which a broker
     never delivers on a shared subscription, so every collector also reads those directly.
+    ``client_id`` defaults to ``collector-<hostname>-<random hex>``, new on every start, so
+    copies never knock each other off the broker (a broker closes the older of two sessions
+    with one id: "session taken over"). Set a fixed id per copy to resume its session after
+    a restart: what was queued for it while it was down is then delivered to it.
     ``receive_maximum`` bounds the messages the broker sends before they are acknowledged,
     and so the collector's queue and the size of one write: larger batches write faster but
     a crash makes the broker resend more (which the upsert absorbs).
@@ -53,10 +63,12 @@ class MqttSubscriberConfig(_Strict):
     url: str = "mqtt://127.0.0.1:1883"
     topic_prefix: str = Field("edge", pattern=r"^[A-Za-z0-9_./-]{1,64}$")
     share_group: str | None = Field("collectors", pattern=NAME_PATTERN)
-    client_id: str = Field(default_factory=lambda: f"collector-{socket.gethostname()}"[:64])
+    client_id: str = Field(default_factory=default_client_id)
     username: str | None = None
     password_file: Path | None = None
     ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
     keepalive_s: int = Field(30, ge=5)
     session_expiry_s: int = Field(86_400, ge=0, le=4_294_967_295)
     receive_maximum: int = Field(200, ge=1, le=65_535)

@@ -58,6 +58,7 @@ class Collector:
         self._writer: Writer | None = None
         self._server: uvicorn.Server | None = None
         self._http_thread: threading.Thread | None = None
+        self._http_error: BaseException | None = None
         self._http_port = 0
 
     @classmethod
@@ -82,6 +83,12 @@ class Collector:
         self.store = open_store(self.cfg.store.url, self.cfg.store.api_pool_size)
         self.store.migrate()
         self._subscriber = MqttSubscriber(self.cfg.mqtt, self._inbox)
+        if self._ephemeral():
+            log.warning(
+                "mqtt.client_id not set: this run is %s; set a fixed id per copy so that "
+                "after a crash it resumes its session and the messages queued for it",
+                self.cfg.mqtt.client_id,
+            )
         self._writer = Writer(
             self.store,
             self._inbox,
@@ -94,8 +101,9 @@ class Collector:
         if self._serve_http:
             self._start_http()
         log.info(
-            "collector started: mqtt %s, db %s, http %s",
+            "collector started: mqtt %s as %s, db %s, http %s",
             self.cfg.mqtt.url,
+            self.cfg.mqtt.client_id,
             self.cfg.store.url.split("@")[-1],
             self.http_url,
         )
@@ -116,9 +124,21 @@ class Collector:
         config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
         self._server = uvicorn.Server(config)
         self._http_thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [sock]}, name="collector-http", daemon=True
+            target=self._serve, args=(self._server, sock), name="collector-http", daemon=True
         )
         self._http_thread.start()
+
+    def _serve(self, server: uvicorn.Server, sock: socket.socket) -> None:
+        """The HTTP thread: serve until ``stop``; any other end is recorded as a failure."""
+        try:
+            server.run(sockets=[sock])
+        except BaseException as err:  # a thread's top (uvicorn may raise SystemExit)
+            log.exception("collector HTTP server failed")
+            self._http_error = err
+            return
+        if not server.should_exit:
+            log.error("collector HTTP server stopped by itself")
+            self._http_error = RuntimeError("the HTTP server stopped by itself")
 
     @property
     def http_url(self) -> str | None:
@@ -132,9 +152,19 @@ class Collector:
         """Block until the broker has granted the subscriptions (tests, ``demo``)."""
         return self._subscriber is not None and self._subscriber.subscribed.wait(timeout_s)
 
-    def wait_failed(self, timeout_s: float | None = None) -> bool:
-        """Block until the writer thread dies (True) or ``timeout_s`` passes (False)."""
-        return self._writer is not None and self._writer.failed.wait(timeout_s)
+    def failure(self) -> BaseException | None:
+        """Why the collector stopped working, for a supervisor polling it.
+
+        Returns:
+            None while every part runs (and after a normal ``stop``); otherwise the exception
+            its writer thread or HTTP thread died of, or that an MQTT hook raised. The
+            collector does not recover from it: stop it and exit non-zero.
+        """
+        for part in (self._writer, self._subscriber):
+            err = part.failure() if part is not None else None
+            if err is not None:
+                return err
+        return self._http_error
 
     def stats(self) -> dict[str, Any]:
         """This process's ingest figures: messages, events inserted and duplicate, rejects."""
@@ -147,16 +177,27 @@ class Collector:
         return out
 
     def stop(self) -> None:
-        """Stop serving, stop the writer after its batch, disconnect keeping the session."""
+        """Stop serving, stop the writer after its batch, disconnect keeping the session.
+
+        A generated client id (no ``mqtt.client_id`` set) is never used again, so its
+        session would only keep taking a share of the messages for nobody: the collector
+        unsubscribes, stores and acknowledges what it received, then ends the session.
+        """
         if self._server is not None and self._http_thread is not None:
             self._server.should_exit = True
             self._http_thread.join(10)
+        end_session = False
+        if self._ephemeral() and self._writer is not None and self._subscriber is not None:
+            end_session = self._subscriber.unsubscribe() and self._writer.drain(10)
         if self._writer is not None:
             self._writer.stop()
         if self._subscriber is not None:
-            self._subscriber.stop()
+            self._subscriber.stop(end_session)
         if self.store is not None:
             self.store.close()
+
+    def _ephemeral(self) -> bool:
+        return "client_id" not in self.cfg.mqtt.model_fields_set
 
     def __enter__(self) -> Collector:
         self.start()

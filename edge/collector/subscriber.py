@@ -1,8 +1,9 @@
-"""Collector MQTT stage: the only collector module that imports paho.
+"""Collector MQTT stage: a persistent MQTT 5 session feeding the writer's inbox.
 
-paho callbacks only hand off: ``on_message`` queues a ``Delivery`` and returns. Messages are
-acknowledged (PUBACK, ``manual_ack``) by the writer after their transaction commits, so a
-collector killed between receipt and commit gets them again from its persistent session.
+The client comes from ``edge.publish.client`` (the only module importing paho), as the
+device's does. Its hooks only hand off: a received message becomes a ``Delivery`` on the
+inbox. Messages are acknowledged (PUBACK, ``manual_ack``) by the writer after their transaction
+commits, so a collector killed between receipt and commit gets them again from its session.
 
 Backpressure: the broker sends at most ``receive_maximum`` unacknowledged QoS 1 messages,
 which bounds the queue; QoS 0 telemetry beyond that bound is dropped and counted.
@@ -12,23 +13,13 @@ from __future__ import annotations
 
 import logging
 import queue
-import ssl
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
-from urllib.parse import urlsplit
-
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
-from paho.mqtt.reasoncodes import ReasonCode
-from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from edge.collector.config import MqttSubscriberConfig
 from edge.collector.ingest import Received
-from edge.errors import ConfigError
+from edge.publish.client import ClientOptions, Inbound, LinkChange, MqttClient
 from edge.wire import subscription
 
 log = logging.getLogger(__name__)
@@ -61,60 +52,55 @@ def topic_filters(cfg: MqttSubscriberConfig) -> list[str]:
     return shared + [subscription(cfg.topic_prefix, k) for k in DIRECT_KINDS]
 
 
+def client_options(cfg: MqttSubscriberConfig) -> ClientOptions:
+    """The collector's client: MQTT 5, a kept session, manual acknowledgements."""
+    return ClientOptions(
+        url=cfg.url, client_id=cfg.client_id, username=cfg.username,
+        password_file=cfg.password_file, ca_file=cfg.ca_file, cert_file=cfg.cert_file,
+        key_file=cfg.key_file, keepalive_s=cfg.keepalive_s, reconnect_min_s=1.0,
+        reconnect_max_s=30.0, clean=False, session_expiry_s=cfg.session_expiry_s,
+        receive_maximum=cfg.receive_maximum, manual_ack=True,
+    )  # fmt: skip
+
+
 class MqttSubscriber:
     """A persistent MQTT v5 session (``clean_start`` False) feeding ``inbox``."""
 
     def __init__(self, cfg: MqttSubscriberConfig, inbox: queue.Queue[Delivery]) -> None:
+        """Build the client; nothing connects until ``start``.
+
+        Raises:
+            ConfigError: bad URL, unreadable password file, or unusable TLS files.
+        """
         self._cfg = cfg
         self._inbox = inbox
         self._generation = 0
         self.connected = threading.Event()
         self.subscribed = threading.Event()
         self.dropped_qos0 = 0
-        self._last_warning_s = 0.0
-        self._client = self._build_client()
-
-    def _build_client(self) -> mqtt.Client:
-        url = urlsplit(self._cfg.url)
-        if url.scheme not in ("mqtt", "mqtts") or not url.hostname:
-            raise ConfigError(f"mqtt.url {self._cfg.url!r}: expected mqtt[s]://HOST[:PORT]")
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=self._cfg.client_id,
-            protocol=mqtt.MQTTv5,
-            manual_ack=True,
-        )
-        if url.scheme == "mqtts":
-            client.tls_set(ca_certs=str(self._cfg.ca_file) if self._cfg.ca_file else None)
-            client.tls_version = ssl.PROTOCOL_TLS_CLIENT  # type: ignore[attr-defined]
-        if self._cfg.username:
-            password = None
-            if self._cfg.password_file:
-                password = self._cfg.password_file.read_text(encoding="utf-8").strip()
-            client.username_pw_set(self._cfg.username, password)
-        client.reconnect_delay_set(1, 30)
-        client.on_connect = self._on_connect
-        client.on_subscribe = self._on_subscribe
-        client.on_message = self._on_message
-        client.on_disconnect = self._on_disconnect
-        return client
+        self._last_warning_s = -1e9
+        self._client = MqttClient(client_options(cfg))
+        self._client.subscribe_on_connect(topic_filters(cfg))
+        self._client.on_link = self._on_link
+        self._client.on_subscribed = self._on_subscribed
+        self._client.on_message = self._on_message
 
     def start(self) -> None:
-        """Connect in the background (paho's loop thread reconnects with backoff)."""
-        url = urlsplit(self._cfg.url)
-        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-        props.SessionExpiryInterval = self._cfg.session_expiry_s
-        props.ReceiveMaximum = self._cfg.receive_maximum
-        port = url.port or (8883 if url.scheme == "mqtts" else 1883)
-        self._client.connect_async(
-            url.hostname or "", port, self._cfg.keepalive_s, clean_start=False, properties=props
-        )
-        self._client.loop_start()
+        """Connect in the background (the client's network thread reconnects with backoff)."""
+        self._client.start()
 
-    def stop(self) -> None:
-        """Disconnect, keeping the session (unacknowledged messages are redelivered)."""
-        self._client.disconnect()
-        self._client.loop_stop()
+    def stop(self, end_session: bool = False) -> None:
+        """Disconnect, keeping the session (unacknowledged messages are redelivered) unless
+        ``end_session``: for a client id no later run will use (see ``Collector.stop``)."""
+        self._client.stop(end_session)
+
+    def unsubscribe(self, timeout_s: float = 5.0) -> bool:
+        """Stop the flow: True once the broker confirmed; everything sent is then queued."""
+        return self.connected.is_set() and self._client.unsubscribe_all(timeout_s)
+
+    def failure(self) -> BaseException | None:
+        """The exception a hook raised on the network thread, or None."""
+        return self._client.failure()
 
     def ack(self, deliveries: list[Delivery]) -> None:
         """Acknowledge messages now stored; ones from an older connection are left alone."""
@@ -123,61 +109,33 @@ class MqttSubscriber:
             if d.qos > 0 and d.generation == gen:
                 self._client.ack(d.mid, d.qos)
 
-    def _on_connect(
-        self,
-        client: mqtt.Client,
-        userdata: Any,
-        flags: mqtt.ConnectFlags,
-        reason: ReasonCode,
-        props: Properties | None,
-    ) -> None:
-        if reason.is_failure:
-            self._warn(f"broker refused the connection: {reason}")
+    # Client hooks (the network thread): count, queue, log; never block.
+    def _on_link(self, change: LinkChange) -> None:
+        if change.up:
+            self._generation += 1
+            self.connected.set()
+            log.info("connected (session present: %s)", change.session_present)
             return
-        self._generation += 1
-        self.connected.set()
-        log.info("connected (session present: %s)", flags.session_present)
-        opts = SubscribeOptions(qos=1)
-        client.subscribe([(f, opts) for f in topic_filters(self._cfg)])
+        self.connected.clear()
+        self.subscribed.clear()
+        if change.refused:
+            self._warn(f"broker refused the connection: {change.reason}")
+        elif not (change.taken_over or change.normal):  # the client logs a takeover itself
+            self._warn(f"disconnected: {change.reason}")
 
-    def _on_subscribe(
-        self,
-        client: mqtt.Client,
-        userdata: Any,
-        mid: int,
-        reasons: list[ReasonCode],
-        props: Properties | None,
-    ) -> None:
-        failed = [str(r) for r in reasons if r.is_failure]
+    def _on_subscribed(self, failed: list[str]) -> None:
         if failed:
             self._warn(f"subscription refused: {failed}")
         else:
-            log.info("subscribed to %d topic filters", len(reasons))
+            log.info("subscribed to %d topic filters", len(topic_filters(self._cfg)))
             self.subscribed.set()
 
-    def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+    def _on_message(self, msg: Inbound) -> None:
         if msg.qos == 0 and self._inbox.qsize() >= self._cfg.receive_maximum:
             self.dropped_qos0 += 1
             return
-        try:
-            topic = msg.topic
-        except UnicodeDecodeError:  # brokers check topics are UTF-8; ingest rejects this one
-            topic = bytes(msg._topic).decode("utf-8", "replace")
-        rx = Received(topic, bytes(msg.payload), time.time(), bool(msg.retain))
+        rx = Received(msg.topic, msg.payload, time.time(), msg.retained)
         self._inbox.put(Delivery(rx, msg.mid, msg.qos, self._generation))
-
-    def _on_disconnect(
-        self,
-        client: mqtt.Client,
-        userdata: Any,
-        flags: mqtt.DisconnectFlags,
-        reason: ReasonCode,
-        props: Properties | None,
-    ) -> None:
-        self.connected.clear()
-        self.subscribed.clear()
-        if reason.is_failure:
-            self._warn(f"disconnected: {reason}")
 
     def _warn(self, text: str) -> None:
         """Log a warning at most every 30 s (reconnect loops repeat)."""

@@ -59,9 +59,10 @@ class Writer:
         self._store, self._inbox, self._ack = store, inbox, ack
         self._max_messages, self._max_wait_s = max_messages, max_wait_s
         self._stop = threading.Event()
-        self.failed = threading.Event()
+        self._error: BaseException | None = None
         self.stats = WriterStats()
         self._unlogged_rejects, self._last_reject_log_s = 0, -1e9
+        self._busy = False
         self._thread = threading.Thread(target=self._run, name="collector-writer", daemon=True)
 
     def start(self) -> None:
@@ -73,21 +74,44 @@ class Writer:
         self._stop.set()
         self._thread.join(timeout_s)
 
+    def drain(self, timeout_s: float, quiet_s: float = 0.3) -> bool:
+        """Wait until every queued message is stored and acknowledged and nothing new came
+        for ``quiet_s`` (a broker sends held-back messages as acknowledgements free room).
+
+        Returns:
+            True when drained, False on timeout or a dead writer.
+        """
+        deadline = time.monotonic() + timeout_s
+        quiet_since = time.monotonic()
+        while time.monotonic() - quiet_since < quiet_s:
+            if self._error is not None or time.monotonic() >= deadline:
+                return False
+            if self._inbox.qsize() or self._busy:
+                quiet_since = time.monotonic()
+            time.sleep(0.02)
+        return True
+
     def _run(self) -> None:
         try:
             while not self._stop.is_set():
                 batch = self._next_batch()
                 if batch:
                     self._process(batch)
-        except Exception:
-            log.exception("collector writer failed; stopping")
-            self.failed.set()
+                self._busy = False
+        except BaseException as err:  # a thread's top: record it for the supervisor
+            log.exception("collector writer failed; nothing more is stored or acknowledged")
+            self._error = err
+
+    def failure(self) -> BaseException | None:
+        """None while writing (and after ``stop``); the exception the thread died of."""
+        return self._error
 
     def _next_batch(self) -> list[Delivery]:
         try:
             batch = [self._inbox.get(timeout=0.2)]
         except queue.Empty:
             return []
+        self._busy = True
         deadline = time.monotonic() + self._max_wait_s
         while len(batch) < self._max_messages:
             try:

@@ -41,7 +41,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run until SIGTERM or SIGINT; exit 1 if the writer thread dies."""
+    """Run until SIGTERM or SIGINT; exit 1 once a part of the collector fails."""
     cfg = load_collector_config(args.config, _overrides(args))
     collector = Collector(cfg, serve_http=not args.no_http)
     stop = threading.Event()
@@ -53,11 +53,20 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, _on_signal)
     collector.start()
     log.warning("collector running; API and dashboard at %s", collector.http_url)
-    failed = False
-    while not stop.is_set():
-        if collector.wait_failed(0.5):
-            failed = True
-            break
+    failure = supervise(collector, stop)
+    if failure is not None:
+        log.error("collector failed, stopping: %s: %s", type(failure).__name__, failure)
     collector.stop()
     log.info("collector stopped: %s", collector.stats())
-    return 1 if failed else 0
+    return 1 if failure is not None else 0
+
+
+def supervise(
+    collector: Collector, stop: threading.Event, tick_s: float = 0.25
+) -> BaseException | None:
+    """Poll ``collector.failure()`` every ``tick_s`` until ``stop`` is set or a part fails."""
+    while not stop.wait(tick_s):
+        failure = collector.failure()
+        if failure is not None:
+            return failure
+    return None

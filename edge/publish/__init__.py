@@ -1,4 +1,4 @@
-"""Publish stage: ships the outbox over MQTT. ``mqtt.py`` is the only module that imports paho."""
+"""Publish stage: ships the outbox over MQTT. ``client.py`` is the only module importing paho."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Publish stage, transport-free half: turns outbox rows into wire messages, tracks PUBACKs.
 
 The ``Drainer`` runs in one thread and is the only code that touches the in-flight table, so it
-needs no lock. paho callbacks (``mqtt.py``) only put ``Signal`` objects on ``signals``.
+needs no lock. client hooks (``mqtt.py``) only put ``Signal`` objects on ``signals``.
 Backpressure: at most ``max_inflight`` QoS 1 messages (each up to ``batch_events`` crossings)
 await a PUBACK; the rest wait in the outbox, which is the queue.
 """
@@ -12,16 +12,16 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from pydantic import BaseModel, ValidationError
 
 from edge import wire
-from edge.outbox import Outbox
-from edge.outbox_tallies import IntervalCounts
+from edge.outbox import IntervalCounts, Outbox
 from edge.publish import MetricValue, StatusInfo
+from edge.publish.encode import by_line, dir_counts, event
+from edge.publish.ratelog import RateLimitedLog
 from edge.publish.zones import LatestZones
 from edge.types import CountRecord
 
@@ -31,7 +31,6 @@ _POLL_S = 0.02
 _PERIODIC_S = 1.0
 _STATE_MIN_S = 1.0
 _PRUNE_EVERY_S = 600.0
-_LOG_EVERY_S = 60.0
 
 
 class Transport(Protocol):
@@ -88,26 +87,6 @@ class _Clock:
     prune_mono: float = field(default_factory=time.monotonic)
 
 
-class RateLimitedLog:
-    """Logs a message at most once per ``every_s`` per key, counting what it held back."""
-
-    def __init__(self, every_s: float = _LOG_EVERY_S) -> None:
-        """Create an empty limiter."""
-        self.every_s = every_s
-        self._last: dict[str, tuple[float, int]] = {}
-
-    def __call__(self, level: int, key: str, msg: str, *args: object) -> None:
-        """Log ``msg % args`` unless ``key`` was logged less than ``every_s`` ago."""
-        now = time.monotonic()
-        last, held = self._last.get(key, (-self.every_s, 0))
-        if now - last < self.every_s:
-            self._last[key] = (last, held + 1)
-            return
-        suffix = f" ({held} similar messages suppressed)" if held else ""
-        log.log(level, msg + suffix, *args)
-        self._last[key] = (now, 0)
-
-
 class Drainer:
     """Sends the outbox oldest first as QoS 1 batches and marks rows sent on PUBACK only."""
 
@@ -125,7 +104,7 @@ class Drainer:
         self.reconnects = 0
         self._flights: dict[int, _Flight] = {}
         self._clock = _Clock()
-        self._ratelog = RateLimitedLog()
+        self._ratelog = RateLimitedLog(logger=log)
         #: zone snapshots waiting to be sent (newest per zone; see ``publish/zones.py``).
         self.zones = LatestZones()
 
@@ -216,14 +195,14 @@ class Drainer:
             recs = self.outbox.pending(self.settings.batch_events)
             if not recs:
                 return
-            for line, group in _by_line(recs).items():
+            for line, group in by_line(recs).items():
                 self._publish_batch(line, group)
 
     def _publish_batch(self, line: str, recs: list[CountRecord]) -> None:
         events = []
         for r in recs:
             try:
-                events.append(_event(r))
+                events.append(event(r))
             except ValidationError as err:
                 log.error("seq %d cannot be encoded, skipped (still counted): %s", r.seq, err)
                 self.outbox.mark_sent([r.seq])
@@ -270,7 +249,7 @@ class Drainer:
         self._clock.state_seq, self._clock.state_mono = totals.last_seq, time.monotonic()
         msg = wire.StateMsg(
             v=1, type="state", device_id=self.outbox.device_id, epoch=self.outbox.epoch,
-            ts=time.time(), lines={k: _dir_counts(v) for k, v in totals.lines.items()},
+            ts=time.time(), lines={k: dir_counts(v) for k, v in totals.lines.items()},
             last_seq=totals.last_seq, dropped=totals.dropped,
         )  # fmt: skip
         self.transport.send(self.topic("state"), wire.encode(msg), 1, True)
@@ -284,7 +263,7 @@ class Drainer:
                 continue
             msg = wire.CountsMsg(
                 v=1, type="counts", device_id=self.outbox.device_id, line=iv.line,
-                start=iv.start_s, end=iv.end_s, counts=_dir_counts(iv.counts),
+                start=iv.start_s, end=iv.end_s, counts=dir_counts(iv.counts),
             )  # fmt: skip
             self._track(self.topic("counts", iv.line), msg, _Flight(interval=iv))
 
@@ -311,25 +290,3 @@ class Drainer:
         if self.info.metrics is not None:
             out.update(self.info.metrics())
         return out
-
-
-def _by_line(recs: Iterable[CountRecord]) -> dict[str, list[CountRecord]]:
-    groups: dict[str, list[CountRecord]] = {}
-    for r in recs:
-        groups.setdefault(r.crossing.line, []).append(r)
-    return groups
-
-
-def _event(r: CountRecord) -> wire.Event:
-    c = r.crossing
-    return wire.Event.model_validate(
-        {"device_id": r.device_id, "epoch": r.epoch, "seq": r.seq, "ts": r.event_utc_s,
-         "line": c.line, "direction": c.direction, "class": c.class_name,
-         "track_id": max(0, c.track_id), "confidence": min(1.0, max(0.0, c.confidence))}
-    )  # fmt: skip
-
-
-def _dir_counts(counts: dict[str, dict[str, int]]) -> wire.DirectionCounts:
-    return wire.DirectionCounts.model_validate(
-        {"in": counts.get("in", {}), "out": counts.get("out", {})}
-    )

@@ -8,7 +8,7 @@ import time
 from edge import wire
 from edge.config import MqttConfig
 from edge.errors import ConfigError, WireError
-from edge.publish.mqtt import Subscriber
+from edge.publish.subscriber import Subscriber
 
 
 def tail(cfg: MqttConfig, kind: str, count: int = 0, idle_exit_s: float = 0.0) -> int:

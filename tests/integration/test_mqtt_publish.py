@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import signal
 import subprocess
 import sys
@@ -17,7 +18,9 @@ from edge import wire
 from edge.config import DeviceConfig, MqttConfig, OutboxConfig
 from edge.outbox import Outbox
 from edge.publish import StatusInfo
-from edge.publish.mqtt import MqttPublisher, Subscriber, make_client
+from edge.publish.client import LinkChange, MqttClient, device_options
+from edge.publish.mqtt import MqttPublisher
+from edge.publish.subscriber import Subscriber
 from edge.types import Crossing
 from tests.conftest import CLIPS_DIR, Broker, require_asset
 
@@ -211,13 +214,15 @@ def test_last_will_offline_after_kill(broker: Broker, tmp_path: Path) -> None:
 
 def test_tail_prints_decoded_and_rejects_malformed(broker: Broker, tmp_path: Path) -> None:
     # Everything is retained, so tail sees it whatever the moment it subscribes.
-    raw = make_client(mqtt_cfg(broker), "raw-pub")
-    raw.connect("127.0.0.1", broker.port)
-    raw.loop_start()
-    bad = {"v": 2, "type": "state", "device_id": "dev9"}
-    raw.publish("edge/v1/post-7/dev9/status", b"not json", 1, True).wait_for_publish(5)
-    raw.publish("edge/v1/post-7/dev9/state", json.dumps(bad), 1, True).wait_for_publish(5)
-    raw.loop_stop()
+    raw = MqttClient(device_options(mqtt_cfg(broker), "raw-pub"))
+    links: queue.SimpleQueue[LinkChange] = queue.SimpleQueue()
+    raw.on_link = links.put
+    raw.start()
+    assert links.get(timeout=5).up
+    bad = json.dumps({"v": 2, "type": "state", "device_id": "dev9"}).encode()
+    assert raw.send_and_wait("edge/v1/post-7/dev9/status", b"not json", 1, True, 5)
+    assert raw.send_and_wait("edge/v1/post-7/dev9/state", bad, 1, True, 5)
+    raw.stop()
     box = Outbox.open(tmp_path / "outbox.sqlite", DEVICE.id, OutboxConfig())
     pub = MqttPublisher(mqtt_cfg(broker), DEVICE, box, StatusInfo("1"))
     pub.start()

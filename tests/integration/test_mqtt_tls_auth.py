@@ -16,7 +16,8 @@ from edge.config import DeviceConfig, MqttConfig, OutboxConfig
 from edge.errors import ConfigError, PublishError
 from edge.outbox import Outbox
 from edge.publish import StatusInfo
-from edge.publish.mqtt import MqttPublisher, Subscriber
+from edge.publish.mqtt import MqttPublisher
+from edge.publish.subscriber import Subscriber
 from edge.types import Crossing
 from tests.conftest import Broker, free_port
 

@@ -20,7 +20,7 @@ import pytest
 
 from edge import wire
 from edge.config import MqttConfig
-from edge.publish.mqtt import Subscriber
+from edge.publish.subscriber import Subscriber
 from tests.conftest import CLIPS_DIR, MODELS_DIR, Broker, require_asset
 
 pytestmark = pytest.mark.slow

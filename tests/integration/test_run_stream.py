@@ -29,7 +29,7 @@ import pytest
 
 from edge import wire
 from edge.config import MqttConfig
-from edge.publish.mqtt import Subscriber
+from edge.publish.subscriber import Subscriber
 from edge.tools.broker import free_port
 from tests.conftest import CLIPS_DIR, MODELS_DIR, Broker, require_asset
 from tests.integration.test_run_sigterm import start_run, terminate, write_config

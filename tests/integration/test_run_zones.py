@@ -8,7 +8,7 @@ import pytest
 
 from edge import wire
 from edge.config import MqttConfig
-from edge.publish.mqtt import Subscriber
+from edge.publish.subscriber import Subscriber
 from tests.conftest import CLIPS_DIR, Broker, require_asset
 from tests.integration.test_run_sigterm import start_run, write_config
 

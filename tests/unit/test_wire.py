@@ -180,3 +180,38 @@ def test_hostile_json_is_a_wire_error(payload: bytes, expected: str) -> None:
 def test_topic_segments_must_be_names() -> None:
     with pytest.raises(WireError, match="not a valid name"):
         wire.parse_topic("edge/v1/site a/dev-1/status")
+
+
+@pytest.mark.parametrize(
+    ("kind", "path", "value", "match"),
+    [
+        ("events", ("events", 0, "ts"), -1.0, "events.0.ts: .*between 1970 and 2106"),
+        ("events", ("events", 0, "ts"), 2.0**32, "between 1970 and 2106"),
+        ("counts", ("start",), -60.0, "start: .*between 1970 and 2106"),
+        ("counts", ("end",), 1e300, "end: .*between 1970 and 2106"),
+        ("counts", ("counts", "in", "car"), 2**63, "less than or equal to"),
+        ("state", ("ts",), -5.0, "between 1970 and 2106"),
+        ("state", ("epoch",), 2**63, "less than or equal to"),
+        ("status", ("ts",), -1.0, "between 1970 and 2106"),
+        ("telemetry", ("ts",), 2.0**33, "between 1970 and 2106"),
+    ],
+)
+def test_what_no_database_holds_is_refused_here(
+    kind: str, path: tuple[Any, ...], value: object, match: str
+) -> None:
+    """Times outside 1970..2106 and integers beyond 64 bits: the one validator refuses them."""
+    data = json.loads(json.dumps(PAYLOADS[kind]))
+    node = data
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    with pytest.raises(WireError, match=match):
+        wire.decode(json.dumps(data))
+
+
+def test_lone_surrogates_are_refused_but_pairs_decode() -> None:
+    body = '{"v":1,"type":"telemetry","device_id":"dev1","ts":1,"metrics":{"k":"%s"}}'
+    with pytest.raises(WireError, match="lone surrogate"):
+        wire.decode(body % "\\ud800")
+    msg = wire.decode(body % "\\ud83d\\ude00")
+    assert isinstance(msg, wire.TelemetryMsg) and msg.metrics["k"] == "\U0001f600"

@@ -1,15 +1,11 @@
-"""Outbox stage: the durable SQLite journal every crossing is written to before any publish.
+"""Outbox stage, journal: the durable SQLite journal each crossing is written to before publishing.
 
 Durability: WAL with ``synchronous=FULL``. In WAL mode ``NORMAL`` only fsyncs at checkpoints, so
 a power cut can roll back the last commits; ``FULL`` fsyncs the WAL on every commit, so once
 ``append`` returns the crossing survives power loss. It costs one fsync per crossing (a few ms
 on an SD card), far below the crossing rate of a checkpoint.
 
-Cap policy (``OutboxConfig.max_rows``): when the journal is full, sent rows are pruned first,
-oldest first, whatever their age (WARNING). If every row is still unsent, the oldest unsent
-event row is dropped, an ERROR is logged and the persistent ``dropped`` counter grows (published
-in ``state`` and ``telemetry``). The per-line totals and interval counts are updated before the
-cap applies, so even a dropped event row is still counted in the ``state`` and ``counts`` topics.
+Cap policy (``OutboxConfig.max_rows``): see ``cap.py``.
 
 Threads: each thread gets its own SQLite connection (WAL lets a reader and a writer run at once);
 writes take ``BEGIN IMMEDIATE`` so two writers queue on the busy timeout instead of deadlocking.
@@ -25,18 +21,16 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from edge import outbox_tallies as tallies
 from edge.config import OutboxConfig
 from edge.errors import OutboxError
-from edge.outbox_tallies import SCHEMA, SCHEMA_VERSION, IntervalCounts, Totals
+from edge.outbox import tallies
+from edge.outbox.cap import CapLog, enforce_cap
+from edge.outbox.tallies import SCHEMA, SCHEMA_VERSION, IntervalCounts, Totals, meta, set_meta
 from edge.types import CountRecord, Crossing
-
-__all__ = ["IntervalCounts", "Outbox", "Totals"]
 
 log = logging.getLogger(__name__)
 
 _BUSY_TIMEOUT_MS = 10_000
-_LOG_EVERY_S = 60.0
 _COLS = "seq, epoch, event_utc_s, line, direction, class_name, track_id, ts_s, confidence"
 
 
@@ -57,8 +51,7 @@ class Outbox:
         self._lock = threading.RLock()
         self._inflight: set[int] = set()
         self._appended = threading.Event()
-        self._last_cap_log = 0.0
-        self._cap_events = 0
+        self._cap_log = CapLog(config.max_rows)
 
     @classmethod
     def open(
@@ -107,8 +100,8 @@ class Outbox:
                 raise OutboxError(
                     f"{self.path}: journal of device {owner!r}, not {self.device_id!r}"
                 )
-            self.epoch = self._meta(con, "epoch") + int(new_epoch)
-            self._set_meta(con, "epoch", self.epoch)
+            self.epoch = meta(con, "epoch") + int(new_epoch)
+            set_meta(con, "epoch", self.epoch)
         log.info("outbox %s opened: device %s epoch %d", self.path, self.device_id, self.epoch)
 
     def _con(self) -> sqlite3.Connection:
@@ -133,15 +126,6 @@ class Outbox:
             raise
         con.execute("COMMIT")
 
-    @staticmethod
-    def _meta(con: sqlite3.Connection, key: str) -> int:
-        row = con.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return 0 if row is None else int(row[0])
-
-    @staticmethod
-    def _set_meta(con: sqlite3.Connection, key: str, value: object) -> None:
-        con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
-
     def append(self, crossing: Crossing, event_utc_s: float) -> CountRecord:
         """Journal one crossing and commit (fsync) before returning.
 
@@ -157,8 +141,8 @@ class Outbox:
         """
         try:
             with self._write() as con:
-                seq = self._meta(con, "last_seq") + 1
-                self._set_meta(con, "last_seq", seq)
+                seq = meta(con, "last_seq") + 1
+                set_meta(con, "last_seq", seq)
                 c = crossing
                 con.execute(
                     f"INSERT INTO events ({_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -166,46 +150,12 @@ class Outbox:
                      c.track_id, c.ts_s, c.confidence),
                 )  # fmt: skip
                 tallies.count(con, crossing, event_utc_s, self.counts_interval_s)
-                self._set_meta(con, "rows", self._meta(con, "rows") + 1)
-                self._enforce_cap(con)
+                set_meta(con, "rows", meta(con, "rows") + 1)
+                self._cap_log(*enforce_cap(con, self.config.max_rows))
         except sqlite3.Error as err:
             raise OutboxError(f"{self.path}: cannot journal crossing: {err}") from None
         self._appended.set()
         return CountRecord(self.device_id, self.epoch, seq, event_utc_s, crossing)
-
-    def _enforce_cap(self, con: sqlite3.Connection) -> None:
-        rows = self._meta(con, "rows")
-        if rows <= self.config.max_rows:
-            return
-        # Free a tenth of the cap at once so a full journal does not prune on every append.
-        batch = max(1, self.config.max_rows // 10)
-        freed = con.execute(
-            "DELETE FROM events WHERE seq IN (SELECT seq FROM events"
-            " WHERE sent_utc_s IS NOT NULL ORDER BY seq LIMIT ?)",
-            (batch,),
-        ).rowcount
-        dropped = 0
-        if freed == 0:
-            dropped = con.execute(
-                "DELETE FROM events WHERE seq = (SELECT MIN(seq) FROM events)"
-            ).rowcount
-            self._set_meta(con, "dropped", self._meta(con, "dropped") + dropped)
-        self._set_meta(con, "rows", rows - freed - dropped)
-        self._log_cap(freed, dropped)
-
-    def _log_cap(self, freed: int, dropped: int) -> None:
-        self._cap_events += dropped
-        if freed:
-            log.warning("outbox full (%d rows): pruned %d sent rows early", self.config.max_rows,
-                        freed)  # fmt: skip
-        now = time.monotonic()
-        if self._cap_events and now - self._last_cap_log >= _LOG_EVERY_S:
-            log.error(
-                "outbox full (%d unsent rows): dropped the %d oldest unsent event rows "
-                "(their counts stay in state/counts; see the 'dropped' counter)",
-                self.config.max_rows, self._cap_events,
-            )  # fmt: skip
-            self._last_cap_log, self._cap_events = now, 0
 
     def pending(self, limit: int) -> list[CountRecord]:
         """Claim up to ``limit`` unsent records, oldest first, skipping those already in flight.
@@ -267,7 +217,7 @@ class Outbox:
             n = con.execute(
                 "DELETE FROM events WHERE sent_utc_s IS NOT NULL AND sent_utc_s < ?", (cutoff,)
             ).rowcount
-            self._set_meta(con, "rows", max(0, self._meta(con, "rows") - n))
+            set_meta(con, "rows", max(0, meta(con, "rows") - n))
             tallies.prune(con, cutoff)
         return n
 
@@ -293,7 +243,7 @@ class Outbox:
         con.execute("BEGIN")  # one snapshot for the counts and the meta row
         try:
             lines = tallies.totals(con)
-            return Totals(lines, self._meta(con, "last_seq"), self._meta(con, "dropped"))
+            return Totals(lines, meta(con, "last_seq"), meta(con, "dropped"))
         finally:
             con.execute("COMMIT")
 

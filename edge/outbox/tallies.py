@@ -1,4 +1,4 @@
-"""Outbox stage, tallies half: the journal's schema, cumulative totals and interval counts.
+"""Outbox stage, tallies: the journal's schema and meta values, totals and interval counts.
 
 The functions take the caller's connection and run inside its transaction, so a crossing,
 its totals and its interval count are committed together (``Outbox.append``).
@@ -30,6 +30,17 @@ CREATE TABLE interval_revs (line TEXT, start_s REAL, end_s REAL NOT NULL, rev IN
 """
 #: direction -> class name -> count
 Counts = dict[str, dict[str, int]]
+
+
+def meta(con: sqlite3.Connection, key: str) -> int:
+    """An integer from the ``meta`` table (0 when absent)."""
+    row = con.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    return 0 if row is None else int(row[0])
+
+
+def set_meta(con: sqlite3.Connection, key: str, value: object) -> None:
+    """Set a value in the ``meta`` table (inside the caller's transaction)."""
+    con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
 
 
 def _add(counts: Counts, direction: str, class_name: str, n: int) -> None:
