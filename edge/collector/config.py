@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import itertools
+import os
 import re
-import secrets
 import socket
+import sys
 import zoneinfo
 from pathlib import Path
 from typing import Any, Literal
@@ -40,9 +43,20 @@ class SiteConfig(_Strict):
         return check_timezone(v)
 
 
+_DEFAULT_IDS = itertools.count()
+
+
 def default_client_id() -> str:
-    """``collector-<hostname>-<8 hex digits>``: unique per process, at most 64 characters."""
-    return f"collector-{socket.gethostname()[:45]}-{secrets.token_hex(4)}"
+    """``collector-<hostname>-<8 hex digits>``, at most 64 characters.
+
+    The digits hash the working directory, the command line and how many default ids this
+    process made before: two copies differ (another host, directory, port or database on the
+    command line, or another collector in the same process), while one copy restarted by
+    systemd gets its id back and so resumes its broker session and what was queued for it.
+    """
+    key = f"{os.getcwd()}\0{' '.join(sys.argv)}\0{next(_DEFAULT_IDS)}"
+    digest = hashlib.sha256(key.encode()).hexdigest()[:8]
+    return f"collector-{socket.gethostname()[:45]}-{digest}"
 
 
 class MqttSubscriberConfig(_Strict):
@@ -51,10 +65,11 @@ class MqttSubscriberConfig(_Strict):
     ``share_group`` makes every collector with the same group one consumer of events, counts,
     telemetry and zones (MQTT v5 ``$share``); status and state are retained, which a broker
     never delivers on a shared subscription, so every collector also reads those directly.
-    ``client_id`` defaults to ``collector-<hostname>-<random hex>``, new on every start, so
-    copies never knock each other off the broker (a broker closes the older of two sessions
-    with one id: "session taken over"). Set a fixed id per copy to resume its session after
-    a restart: what was queued for it while it was down is then delivered to it.
+    ``client_id`` defaults to one derived per copy (``default_client_id``), so copies never
+    knock each other off the broker (a broker closes the older of two sessions with one id:
+    "session taken over") and a copy restarted after a crash resumes its session. A copy
+    with a derived id ends its session when it stops cleanly, handing its share of the
+    messages back to the other copies. Set a fixed id to keep the session across clean stops.
     ``receive_maximum`` bounds the messages the broker sends before they are acknowledged,
     and so the collector's queue and the size of one write: larger batches write faster but
     a crash makes the broker resend more (which the upsert absorbs).

@@ -85,8 +85,8 @@ class Collector:
         self._subscriber = MqttSubscriber(self.cfg.mqtt, self._inbox)
         if self._ephemeral():
             log.warning(
-                "mqtt.client_id not set: this run is %s; set a fixed id per copy so that "
-                "after a crash it resumes its session and the messages queued for it",
+                "mqtt.client_id not set: using %s, derived from this host, directory and "
+                "command line (the same after a restart); its session ends on a clean stop",
                 self.cfg.mqtt.client_id,
             )
         self._writer = Writer(
@@ -179,9 +179,10 @@ class Collector:
     def stop(self) -> None:
         """Stop serving, stop the writer after its batch, disconnect keeping the session.
 
-        A generated client id (no ``mqtt.client_id`` set) is never used again, so its
-        session would only keep taking a share of the messages for nobody: the collector
-        unsubscribes, stores and acknowledges what it received, then ends the session.
+        With a derived client id (no ``mqtt.client_id`` set) the collector unsubscribes,
+        stores and acknowledges what it received, then ends the session, so its share of the
+        messages goes to the other copies while it is stopped (after a crash the session is
+        kept, and the restarted copy, with the same id, resumes it).
         """
         if self._server is not None and self._http_thread is not None:
             self._server.should_exit = True

@@ -1,17 +1,4 @@
-"""Wire format: MQTT topics and versioned JSON payloads, shared by the agent and the collector.
-
-Topic layout (``docs/mqtt.md`` has examples)::
-
-    <prefix>/v1/<site>/<device>/status          retained, QoS 1; Last Will "offline"
-    <prefix>/v1/<site>/<device>/events/<line>   QoS 1, batches of crossings, never retained
-    <prefix>/v1/<site>/<device>/counts/<line>   QoS 1, closed interval totals aligned to UTC
-    <prefix>/v1/<site>/<device>/state           retained, cumulative totals per line
-    <prefix>/v1/<site>/<device>/telemetry       QoS 0 with message expiry
-    <prefix>/v1/<site>/<device>/zones/<zone>    QoS 1, periodic queue occupancy and wait snapshot
-
-Every payload is a JSON object with ``"v": 1`` and ``"type"``; decoding checks both, the
-topic, and every field, and raises ``WireError`` naming what is wrong.
-"""
+"""Wire format, payloads: versioned JSON messages and their one validator (``decode``)."""
 
 from __future__ import annotations
 
@@ -31,18 +18,14 @@ from pydantic import (
 )
 
 from edge.errors import WireError
+from edge.wire.topics import NAME_PATTERN, Topic, parse_topic
 
 VERSION = 1
-TOPIC_VERSION = "v1"
-KINDS_WITH_NAME = frozenset({"events", "counts", "zones"})
-KINDS = frozenset({"status", "state", "telemetry"}) | KINDS_WITH_NAME
 
 #: Largest integer a database BIGINT holds; ids and counters beyond it are rejected.
 MAX_INT = 2**63 - 1
 #: Times are UTC seconds from 1970 up to 2106 (unsigned 32-bit), as any database stores them.
 MAX_TS = 2.0**32
-NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
-_NAME_RE = re.compile(NAME_PATTERN)
 #: A JSON string escape of a UTF-16 surrogate; only then is a payload checked for lone ones.
 _SURROGATE_ESCAPE = re.compile(rb"\\[uU][dD][89a-fA-F]")
 
@@ -186,66 +169,6 @@ Message = Annotated[
     Field(discriminator="type"),
 ]
 _MESSAGE: TypeAdapter[Message] = TypeAdapter(Message)
-
-
-class Topic(BaseModel):
-    """A parsed topic."""
-
-    model_config = ConfigDict(frozen=True)
-    prefix: str
-    site: str
-    device_id: str
-    kind: str
-    name: str | None = None
-
-    def __str__(self) -> str:
-        base = f"{self.prefix}/{TOPIC_VERSION}/{self.site}/{self.device_id}/{self.kind}"
-        return f"{base}/{self.name}" if self.name else base
-
-
-def topic(prefix: str, site: str, device_id: str, kind: str, name: str | None = None) -> str:
-    """Build a topic string. ``name`` is the line or zone for events, counts and zones."""
-    if kind not in KINDS:
-        raise WireError(f"unknown topic kind {kind!r}")
-    if (kind in KINDS_WITH_NAME) != (name is not None):
-        raise WireError(f"topic kind {kind!r} {'needs' if name is None else 'takes no'} a name")
-    return str(Topic(prefix=prefix, site=site, device_id=device_id, kind=kind, name=name))
-
-
-def subscription(prefix: str, kind: str = "#", share_group: str | None = None) -> str:
-    """Topic filter for every device's ``kind`` messages (``#``: all), optionally shared."""
-    tail = "#" if kind == "#" else (f"{kind}/+" if kind in KINDS_WITH_NAME else kind)
-    filt = f"{prefix}/{TOPIC_VERSION}/+/+/{tail}"
-    return f"$share/{share_group}/{filt}" if share_group else filt
-
-
-def parse_topic(text: str) -> Topic:
-    """Split a topic into its parts; the prefix may itself contain slashes.
-
-    Raises:
-        WireError: the topic does not follow the layout.
-    """
-    parts = text.split("/")
-    try:
-        vi = len(parts) - 1 - parts[::-1].index(TOPIC_VERSION, 2)
-    except ValueError:
-        raise WireError(f"topic {text!r}: no '{TOPIC_VERSION}' segment") from None
-    prefix, rest = "/".join(parts[:vi]), parts[vi + 1 :]
-    if not prefix or len(rest) not in (3, 4) or rest[2] not in KINDS:
-        raise WireError(f"topic {text!r}: expected <prefix>/v1/<site>/<device>/<kind>[/<name>]")
-    kind = rest[2]
-    bad = [seg for seg in (rest[0], rest[1], *rest[3:]) if not _NAME_RE.match(seg)]
-    if bad:
-        raise WireError(f"topic {text!r}: segment {bad[0]!r} is not a valid name")
-    if (kind in KINDS_WITH_NAME) != (len(rest) == 4):
-        raise WireError(f"topic {text!r}: kind {kind!r} has the wrong number of segments")
-    return Topic(
-        prefix=prefix,
-        site=rest[0],
-        device_id=rest[1],
-        kind=kind,
-        name=rest[3] if len(rest) == 4 else None,
-    )
 
 
 def encode(msg: BaseModel) -> bytes:
