@@ -136,6 +136,13 @@ class ReplaySource:
             self._captured += 1
             yield Frame(image=np.asarray(image, np.uint8), ts_s=ts_s, seq=index)
             index += 1
+        expected = self.frame_count
+        if 0 < index < expected and not self._stop.is_set():
+            log.warning(
+                "%s: the recording ends at frame %d of the %d its header announces "
+                "(truncated?); counted what it holds",
+                self._path, index, expected,
+            )  # fmt: skip
         if index == 0 and not self._stop.is_set():
             raise SourceError(f"{self._path}: no decodable frames")
 

@@ -21,6 +21,7 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel
 
 from edge import __version__
 from edge.collector import api_models as m
@@ -77,7 +78,11 @@ def _zone(request: Request, q: m.TodayQuery, f: queries.Filters) -> ZoneInfo:
 
 def create_app(store: Store, cfg: CollectorConfig, stats: Any = None) -> FastAPI:
     """Build the FastAPI app over ``store``; ``stats()`` reports this process's writer."""
-    app = FastAPI(title="edge-counter collector", version=__version__)
+    # No /docs or /redoc: Swagger UI loads its scripts from a CDN, and the collector serves
+    # nothing from outside. The spec itself stays at /openapi.json.
+    app = FastAPI(
+        title="edge-counter collector", version=__version__, docs_url=None, redoc_url=None
+    )
     app.state.store, app.state.cfg, app.state.token = store, cfg, cfg.api_token()
     app.state.stats = stats
 
@@ -85,7 +90,9 @@ def create_app(store: Store, cfg: CollectorConfig, stats: Any = None) -> FastAPI
     def _store_down(request: Request, err: StoreError) -> JSONResponse:
         return JSONResponse({"detail": f"database unavailable: {err}"}, status_code=503)
 
-    app.include_router(_router(), prefix="/api/v1", dependencies=[Depends(_auth)])
+    app.include_router(
+        _router(), prefix="/api/v1", dependencies=[Depends(_auth)], responses=_ERRORS
+    )
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/", include_in_schema=False)
@@ -94,6 +101,17 @@ def create_app(store: Store, cfg: CollectorConfig, stats: Any = None) -> FastAPI
 
     return app
 
+
+class _Error(BaseModel):
+    detail: str
+
+
+#: Answers every ``/api/v1`` path can give besides its own, for the OpenAPI spec.
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": _Error, "description": "a query parameter is invalid (named in detail)"},
+    401: {"model": _Error, "description": "missing or wrong bearer token"},
+    503: {"model": _Error, "description": "the database is unavailable"},
+}
 
 _bearer = HTTPBearer(auto_error=False)
 

@@ -3,8 +3,11 @@ the one thinning schedule."""
 
 from __future__ import annotations
 
+import logging
 import threading
+from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -138,3 +141,30 @@ def test_thinning_follows_a_grid_in_source_time(stamps: list[float], due: list[f
     assert [t for t in stamps if thinning.due(t)] == due
     assert thinning.skipped == len(stamps) - len(due)
     assert all(Thinning(None).due(t) for t in stamps)
+
+
+def test_a_truncated_recording_replays_what_it_holds_and_warns_where_it_ended(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A recording cut in the middle (a full SD card, a copy interrupted): its header still
+    announces every frame; the frames it holds are counted and the warning names the frame."""
+    whole = tmp_path / "whole.avi"
+    out = cv2.VideoWriter(str(whole), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, (96, 64))
+    for i in range(100):
+        img = np.full((64, 96, 3), 90, np.uint8)
+        img[10:20, i % 80 : i % 80 + 10] = 255
+        out.write(img)
+    out.release()
+    cut = tmp_path / "cut.avi"
+    data = whole.read_bytes()
+    cut.write_bytes(data[: len(data) // 2])
+    with caplog.at_level(logging.WARNING, logger="edge.capture.replay"):
+        frames = drain(Feed(ReplaySource(cut), detect_fps=None, keep_motion=False))
+    assert 20 < len(frames) < 100
+    warned = [r.getMessage() for r in caplog.records if "truncated" in r.getMessage()]
+    assert warned == [f"{cut}: the recording ends at frame {len(frames)} of the 100 its header "
+                      "announces (truncated?); counted what it holds"]  # fmt: skip
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="edge.capture.replay"):
+        assert len(drain(Feed(ReplaySource(whole), None, False))) == 100
+    assert not [r for r in caplog.records if "truncated" in r.getMessage()]

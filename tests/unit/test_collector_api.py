@@ -208,3 +208,14 @@ def test_openapi_and_dashboard_are_served(store: Store) -> None:
     spec = client.get("/openapi.json").json()
     assert "/api/v1/counts" in spec["paths"] and "/api/v1/totals" in spec["paths"]
     assert client.get("/").status_code == 200
+
+
+def test_no_swagger_ui_from_a_cdn_and_the_spec_lists_400_and_401(store: Store) -> None:
+    client = _client(store)
+    assert client.get("/docs").status_code == 404
+    assert client.get("/redoc").status_code == 404
+    spec = client.get("/openapi.json").json()
+    answers = spec["paths"]["/api/v1/totals"]["get"]["responses"]
+    assert {"200", "400", "401"} <= set(answers)
+    assert all({"400", "401"} <= set(op["responses"]) for p in spec["paths"].values()
+               for op in p.values())  # fmt: skip

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from edge.cli import main
 from edge.config import check_lines_inside, load_config, parse_line_option
 from edge.errors import ConfigError
 
@@ -32,6 +33,10 @@ def test_example_config_is_valid() -> None:
         ('[[lines]]\nname = "bad name!"\na = [1, 2]\nb = [3, 4]\n', "lines.0.name"),
         ('[source]\ntype = "floppy"\n', "source"),
         ("not = [toml", "not valid TOML"),
+        ('[[lines]]\nname = "L1"\na = [nan, 230.0]\nb = [3, 4]\n', "lines.0.a"),
+        ('[[lines]]\nname = "L1"\na = [1, 2]\nb = [inf, 4]\n', "lines.0.b"),
+        ('[[zones]]\nname = "Z"\npolygon = [[0, 0], [9, 0], [9, -inf]]\n', "zones.0.polygon"),
+        ("[health]\nfps_window_s = nan\n", "health.fps_window_s"),
     ],
 )
 def test_bad_config_names_file_and_field(tmp_path: Path, text: str, expected: str) -> None:
@@ -41,6 +46,35 @@ def test_bad_config_names_file_and_field(tmp_path: Path, text: str, expected: st
         load_config(path)
     assert str(path) in str(err.value)
     assert expected in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"\xff\xfe[\x00d\x00e\x00", bytes(range(256)), b'[device]\nid = "caf\xe9"\n'],
+    ids=["utf-16", "binary", "latin-1"],
+)
+def test_a_config_that_is_not_utf8_text_is_one_clear_error(tmp_path: Path, data: bytes) -> None:
+    path = tmp_path / "c.toml"
+    path.write_bytes(data)
+    with pytest.raises(ConfigError, match="not a text config") as err:
+        load_config(path)
+    assert str(path) in str(err.value)
+
+
+def test_check_config_on_a_binary_file_exits_2_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "c.toml"
+    path.write_bytes(bytes(range(256)))
+    assert main(["check-config", str(path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(path) in err[0] and "UTF-8" in err[0]
+
+
+@pytest.mark.parametrize("text", ["L1:nan,1,5,5", "L1:1,1,inf,5"])
+def test_line_option_refuses_nan_and_inf(text: str) -> None:
+    with pytest.raises(ConfigError, match="--line"):
+        parse_line_option(text)
 
 
 def test_missing_config_file(tmp_path: Path) -> None:
