@@ -21,7 +21,6 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel
 
 from edge import __version__
 from edge.collector import api_models as m
@@ -91,7 +90,7 @@ def create_app(store: Store, cfg: CollectorConfig, stats: Any = None) -> FastAPI
         return JSONResponse({"detail": f"database unavailable: {err}"}, status_code=503)
 
     app.include_router(
-        _router(), prefix="/api/v1", dependencies=[Depends(_auth)], responses=_ERRORS
+        _router(), prefix="/api/v1", dependencies=[Depends(_auth)], responses=m.ERROR_ANSWERS
     )
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
@@ -101,17 +100,6 @@ def create_app(store: Store, cfg: CollectorConfig, stats: Any = None) -> FastAPI
 
     return app
 
-
-class _Error(BaseModel):
-    detail: str
-
-
-#: Answers every ``/api/v1`` path can give besides its own, for the OpenAPI spec.
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"model": _Error, "description": "a query parameter is invalid (named in detail)"},
-    401: {"model": _Error, "description": "missing or wrong bearer token"},
-    503: {"model": _Error, "description": "the database is unavailable"},
-}
 
 _bearer = HTTPBearer(auto_error=False)
 

@@ -193,3 +193,17 @@ class RejectsOut(BaseModel):
 
     total: int
     latest: list[RejectOut]
+
+
+class ErrorAnswer(BaseModel):
+    """What a 4xx or 5xx answer carries: what is wrong, in words."""
+
+    detail: str
+
+
+#: Answers every ``/api/v1`` path can give besides its own, for the OpenAPI spec.
+ERROR_ANSWERS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorAnswer, "description": "a query parameter is invalid (named in detail)"},
+    401: {"model": ErrorAnswer, "description": "missing or wrong bearer token"},
+    503: {"model": ErrorAnswer, "description": "the database is unavailable"},
+}
