@@ -77,11 +77,9 @@ def _zone(request: Request, q: m.TodayQuery, f: queries.Filters) -> ZoneInfo:
 
 def create_app(store: Store, cfg: CollectorConfig, stats: Any = None) -> FastAPI:
     """Build the FastAPI app over ``store``; ``stats()`` reports this process's writer."""
-    # No /docs or /redoc: Swagger UI loads its scripts from a CDN, and the collector serves
-    # nothing from outside. The spec itself stays at /openapi.json.
-    app = FastAPI(
-        title="edge-counter collector", version=__version__, docs_url=None, redoc_url=None
-    )
+    # No Swagger UI (/docs loads it from a CDN; nothing is served from outside): the spec is
+    # at /openapi.json.
+    app = FastAPI(title="edge-counter collector", version=__version__, **m.NO_CDN_DOCS)
     app.state.store, app.state.cfg, app.state.token = store, cfg, cfg.api_token()
     app.state.stats = stats
 
@@ -89,9 +87,8 @@ def create_app(store: Store, cfg: CollectorConfig, stats: Any = None) -> FastAPI
     def _store_down(request: Request, err: StoreError) -> JSONResponse:
         return JSONResponse({"detail": f"database unavailable: {err}"}, status_code=503)
 
-    app.include_router(
-        _router(), prefix="/api/v1", dependencies=[Depends(_auth)], responses=m.ERROR_ANSWERS
-    )
+    guarded = [Depends(_auth)]
+    app.include_router(_router(), prefix="/api/v1", dependencies=guarded, responses=m.ERRORS)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/", include_in_schema=False)

@@ -202,8 +202,11 @@ class ErrorAnswer(BaseModel):
 
 
 #: Answers every ``/api/v1`` path can give besides its own, for the OpenAPI spec.
-ERROR_ANSWERS: dict[int | str, dict[str, Any]] = {
+ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorAnswer, "description": "a query parameter is invalid (named in detail)"},
     401: {"model": ErrorAnswer, "description": "missing or wrong bearer token"},
     503: {"model": ErrorAnswer, "description": "the database is unavailable"},
 }
+
+#: FastAPI settings that turn off ``/docs`` and ``/redoc`` (their pages load from a CDN).
+NO_CDN_DOCS: dict[str, Any] = {"docs_url": None, "redoc_url": None}
