@@ -267,10 +267,10 @@ def _count_routes(r: APIRouter) -> None:
 
     @r.get("/rejects", response_model=m.RejectsOut)
     def rejects(request: Request, limit: Annotated[int, Query(ge=0, le=1000)] = 20) -> m.RejectsOut:
-        """How many payloads were rejected, and the latest ones with their reasons."""
+        """How many payloads were rejected (per code: too_large, future_ts, invalid,
+        undecodable, db_refused), and the latest ones with their reasons."""
         with _store(request).reading() as reader:
-            total, latest = queries.rejects(reader, limit)
-        return m.RejectsOut(total=total, latest=[m.RejectOut(**x) for x in latest])
+            return m.RejectsOut.model_validate(queries.rejects(reader, limit))
 
     @r.get("/collector")
     def collector(request: Request) -> dict[str, Any]:

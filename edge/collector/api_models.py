@@ -52,6 +52,19 @@ class Site(BaseModel):
     devices: int
 
 
+class Reconciliation(BaseModel):
+    """A device's crossings as the collector stored them beside its own journal (the
+    retained ``state``): ``missing`` = ``journaled`` - ``dropped`` - ``stored``."""
+
+    stored: int = Field(description="crossings stored (of the state's epoch, up to last_seq)")
+    journaled: int | None = Field(description="crossings the device counted (its state)")
+    dropped: int | None = Field(description="crossings its outbox cap dropped unsent")
+    missing: int | None = Field(description="not arrived yet, or lost (null: no state)")
+    epoch: int | None = None
+    last_seq: int | None = None
+    state_ts: float | None = None
+
+
 class Device(BaseModel):
     """A device with its latest status and telemetry.
 
@@ -70,6 +83,7 @@ class Device(BaseModel):
     status: dict[str, Any] | None
     telemetry: dict[str, Any] | None
     telemetry_ts: float | None
+    totals: Reconciliation
 
 
 class Devices(BaseModel):
@@ -186,12 +200,14 @@ class RejectOut(BaseModel):
     topic: str
     reason: str
     excerpt: str
+    code: str = Field(description="too_large, future_ts, invalid, undecodable or db_refused")
 
 
 class RejectsOut(BaseModel):
-    """Rejected payloads: the total and the latest few."""
+    """Rejected payloads: the total, the count per code and the latest few."""
 
     total: int
+    by_code: dict[str, int]
     latest: list[RejectOut]
 
 

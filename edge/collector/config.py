@@ -90,17 +90,40 @@ class MqttSubscriberConfig(_Strict):
     max_payload_bytes: int = Field(4_000_000, ge=1024)
 
 
+class IngestConfig(_Strict):
+    """What the collector refuses before it stores anything (each refusal is a reject).
+
+    ``mqtt.max_payload_bytes`` bounds any message (checked on arrival, before decoding).
+    ``max_report_bytes`` bounds a status, telemetry, state or zone report kept as the
+    device's latest (the API serves those on every ``/devices`` call): 64 KiB is far above
+    any real report. ``max_future_skew_s`` is how far ahead of the collector's clock a
+    device's time may run: a message dated later is refused, so one bad clock cannot pin a
+    device's latest report or count crossings in the future.
+    """
+
+    max_report_bytes: int = Field(65_536, ge=1024, le=16_000_000)
+    max_future_skew_s: float = Field(300.0, ge=0, le=86_400)
+
+
 class StoreConfig(_Strict):
     """Where counts go: ``sqlite:///path`` (embedded, WAL) or ``postgresql://...``.
 
     ``batch_max_messages`` and ``batch_max_wait_s`` trade latency for throughput: the
     writer commits when either is reached, and only then acknowledges the messages.
+    PostgreSQL only: ``connect_timeout_s`` bounds opening a connection,
+    ``statement_timeout_s`` one statement (server side; the writer also cuts its own
+    connection a few seconds later, for a server too hung to enforce it), and TCP keepalives
+    after ``keepalives_idle_s`` idle seconds find a dead peer. Each failure is retried with
+    backoff like any lost connection.
     """
 
     url: str = "sqlite:///collector.db"
     batch_max_messages: int = Field(500, ge=1, le=100_000)
     batch_max_wait_s: float = Field(0.05, ge=0, le=10)
     api_pool_size: int = Field(4, ge=1, le=64)
+    connect_timeout_s: int = Field(10, ge=1, le=600)
+    statement_timeout_s: float = Field(30.0, gt=0, le=3600)
+    keepalives_idle_s: int = Field(30, ge=1, le=3600)
 
 
 class HttpConfig(_Strict):
@@ -149,6 +172,7 @@ class CollectorConfig(_Strict):
     mqtt: MqttSubscriberConfig = MqttSubscriberConfig()
     store: StoreConfig = StoreConfig()
     http: HttpConfig = HttpConfig()
+    ingest: IngestConfig = IngestConfig()
     sites: dict[str, SiteConfig] = Field(default_factory=dict)
     queues: dict[str, QueueConfig] = Field(default_factory=dict)
 

@@ -4,12 +4,18 @@ Every payload is validated by ``edge.wire.decode_for_topic``, the one validator 
 the device: it also refuses what a database could not hold (non-finite or out-of-range
 times, integers beyond 64 bits, names outside the name pattern, lone surrogates). A bad
 payload becomes a ``Reject``, counted, never a crash.
+
+The collector's own limits (``IngestConfig``) come on top: a payload over
+``mqtt.max_payload_bytes`` arrives already cut to an excerpt by the subscriber and is never
+decoded (``too_large``); a report over ``max_report_bytes`` is ``too_large`` too; a time
+more than ``max_future_skew_s`` after arrival is ``future_ts``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from edge.collector.config import IngestConfig
 from edge.errors import WireError
 from edge.wire import (
     CountsMsg,
@@ -23,6 +29,9 @@ from edge.wire import (
 )
 
 REJECT_EXCERPT_BYTES = 512
+#: Reject codes (the ``code`` of a ``Reject``, counted per code by ``/api/v1/rejects``).
+TOO_LARGE, FUTURE_TS, INVALID, UNDECODABLE = "too_large", "future_ts", "invalid", "undecodable"
+DB_REFUSED = "db_refused"
 
 
 @dataclass(frozen=True)
@@ -34,12 +43,15 @@ class Received:
         payload: raw bytes.
         received_s: collector wall clock, UTC seconds.
         retained: the broker replayed a retained message (it says nothing about liveness).
+        oversize_bytes: the payload's real size when it was over ``mqtt.max_payload_bytes``
+            and the subscriber kept only an excerpt (0: ``payload`` is whole).
     """
 
     topic: str
     payload: bytes
     received_s: float
     retained: bool = False
+    oversize_bytes: int = 0
 
 
 @dataclass(frozen=True)
@@ -101,12 +113,13 @@ class DeviceReport:
 
 @dataclass(frozen=True)
 class Reject:
-    """A message that was not stored, and why."""
+    """A message that was not stored, and why (``code``: one of the reject codes above)."""
 
     topic: str
     reason: str
     received_s: float
     excerpt: str
+    code: str = INVALID
 
 
 @dataclass
@@ -123,26 +136,58 @@ class Ingested:
     reject: Reject | None = None
 
 
-def ingest(msg: Received) -> Ingested:
-    """Decode and check one message; a bad one comes back with ``reject`` set and no rows."""
+def ingest(msg: Received, limits: IngestConfig | None = None) -> Ingested:
+    """Decode and check one message; a bad one comes back with ``reject`` set and no rows.
+
+    Args:
+        msg: the message as received.
+        limits: the collector's limits (default ``IngestConfig()``).
+    """
+    limits = limits or _DEFAULT_LIMITS
+    if msg.oversize_bytes:
+        why = f"payload of {msg.oversize_bytes} bytes is over mqtt.max_payload_bytes"
+        return _rejected(msg, why, TOO_LARGE)
     try:
         top, decoded = decode_for_topic(msg.topic, msg.payload)
+        latest = _latest_ts(decoded)
+        if latest is not None and latest > msg.received_s + limits.max_future_skew_s:
+            ahead = latest - msg.received_s
+            return _rejected(msg, f"time {latest:.0f} is {ahead:.0f} s in the future", FUTURE_TS)
         out = Ingested(top.site, top.device_id, msg.received_s, live=not msg.retained)
         _fill(out, decoded)
     except WireError as err:
-        return _rejected(msg, str(err))
+        return _rejected(msg, str(err), INVALID)
     except (ValueError, RecursionError) as err:
         # wire.decode refuses these (huge integers, deep nesting, lone surrogates); this guard
         # only makes sure an odd payload can never stop the writer thread.
-        return _rejected(msg, f"payload cannot be decoded or re-encoded: {type(err).__name__}")
+        why = f"payload cannot be decoded or re-encoded: {type(err).__name__}"
+        return _rejected(msg, why, UNDECODABLE)
+    big = [r for r in out.reports if len(r.body_json) > limits.max_report_bytes]
+    if big:
+        why = f"{big[0].kind} report of {len(big[0].body_json)} bytes is over max_report_bytes"
+        return _rejected(msg, why, TOO_LARGE)
     return out
 
 
-def _rejected(msg: Received, reason: str) -> Ingested:
+_DEFAULT_LIMITS = IngestConfig()
+
+
+def _latest_ts(msg: object) -> float | None:
+    """The latest device time a message carries (None: it carries none)."""
+    if isinstance(msg, EventsMsg):
+        return max(e.ts for e in msg.events)
+    if isinstance(msg, CountsMsg):
+        return max(msg.start, msg.end)
+    if isinstance(msg, StatusMsg | TelemetryMsg | StateMsg | ZoneMsg):
+        return msg.ts
+    return None
+
+
+def _rejected(msg: Received, reason: str, code: str) -> Ingested:
     excerpt = msg.payload[:REJECT_EXCERPT_BYTES].decode("utf-8", "replace")
     clean = _printable
     return Ingested(
-        reject=Reject(clean(msg.topic), clean(reason[:500]), msg.received_s, clean(excerpt))
+        reject=Reject(clean(msg.topic), clean(reason[:500]), msg.received_s, clean(excerpt), code)
     )
 
 

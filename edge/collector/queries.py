@@ -125,18 +125,20 @@ def all_time_totals(reader: Reader, filters: Filters) -> dict[str, Any]:
 
 
 def devices(reader: Reader, site: str | None) -> list[dict[str, Any]]:
-    """Every device with its last status and telemetry (newest report of each kind)."""
+    """Every device with its last status and telemetry (newest report of each kind), and
+    its totals reconciled with its own journal (``reconcile``)."""
     sql = """SELECT d.device_id, d.site, d.first_seen, d.last_seen,
-        s.state, s.received_at, s.body, t.ts, t.body
+        s.state, s.received_at, s.body, t.ts, t.body, j.body
         FROM devices d
         LEFT JOIN device_reports s ON s.device_id = d.device_id AND s.kind = 'status'
-        LEFT JOIN device_reports t ON t.device_id = d.device_id AND t.kind = 'telemetry'"""
+        LEFT JOIN device_reports t ON t.device_id = d.device_id AND t.kind = 'telemetry'
+        LEFT JOIN device_reports j ON j.device_id = d.device_id AND j.kind = 'state'"""
     params: list[Any] = []
     if site is not None:
         sql += " WHERE d.site = ?"
         params.append(site)
     out = []
-    for dev, site_, first, last, state, state_rx, status, tel_ts, tel in reader.query(
+    for dev, site_, first, last, state, state_rx, status, tel_ts, tel, journal in reader.query(
         sql + " ORDER BY d.site, d.device_id", params
     ):
         out.append(
@@ -150,9 +152,44 @@ def devices(reader: Reader, site: str | None) -> list[dict[str, Any]]:
                 "status_received_at": state_rx,
                 "telemetry": json.loads(tel) if tel else None,
                 "telemetry_ts": tel_ts,
+                "totals": reconcile(reader, dev, json.loads(journal) if journal else None),
             }
         )
     return out
+
+
+def reconcile(reader: Reader, device_id: str, state: dict[str, Any] | None) -> dict[str, Any]:
+    """The collector's count of a device beside the device's own (its retained ``state``).
+
+    ``journaled``: crossings the device counted in its current epoch (up to ``last_seq``);
+    ``dropped``: those its outbox cap dropped unsent (never to arrive); ``stored``: the
+    collector's crossings of that epoch (up to ``last_seq``); ``missing`` = journaled -
+    dropped - stored: not arrived yet, or lost. Without a state only ``stored`` (all
+    epochs) is known.
+    """
+    if state is None:
+        sql = "SELECT COALESCE(SUM(n), 0) FROM counts_total WHERE device_id = ?"
+        stored = int(reader.query(sql, [device_id])[0][0])
+        return {"stored": stored, "journaled": None, "dropped": None, "missing": None}
+    sql = "SELECT COUNT(*) FROM events WHERE device_id = ? AND epoch = ?"
+    params: list[Any] = [device_id, state["epoch"]]
+    if state.get("last_seq") is not None:
+        sql += " AND seq <= ?"
+        params.append(state["last_seq"])
+    stored = int(reader.query(sql, params)[0][0])
+    journaled = sum(
+        n for line in state["lines"].values() for d in line.values() for n in d.values()
+    )
+    dropped = int(state.get("dropped") or 0)
+    return {
+        "stored": stored,
+        "journaled": journaled,
+        "dropped": dropped,
+        "missing": journaled - dropped - stored,
+        "epoch": state["epoch"],
+        "last_seq": state.get("last_seq"),
+        "state_ts": state["ts"],
+    }
 
 
 def sites(reader: Reader) -> dict[str, int]:
@@ -174,13 +211,17 @@ def zones_latest(reader: Reader, site: str | None) -> list[dict[str, Any]]:
     ]
 
 
-def rejects(reader: Reader, limit: int) -> tuple[int, list[dict[str, Any]]]:
-    """How many payloads were rejected in all, and the latest ``limit`` of them."""
-    total = int(reader.query("SELECT COUNT(*) FROM rejects")[0][0])
+def rejects(reader: Reader, limit: int) -> dict[str, Any]:
+    """How many payloads were rejected in all and per code, and the latest ``limit``."""
+    by_code = {str(c): int(n) for c, n in reader.query(
+        "SELECT code, COUNT(*) FROM rejects GROUP BY code ORDER BY code"
+    )}  # fmt: skip
     rows = reader.query(
-        "SELECT received_at, topic, reason, excerpt FROM rejects ORDER BY id DESC LIMIT ?",
+        "SELECT received_at, topic, reason, excerpt, code FROM rejects ORDER BY id DESC LIMIT ?",
         [limit],
     )
-    return total, [
-        {"received_at": r, "topic": t, "reason": why, "excerpt": ex} for r, t, why, ex in rows
+    latest = [
+        {"received_at": r, "topic": t, "reason": why, "excerpt": ex, "code": c}
+        for r, t, why, ex, c in rows
     ]
+    return {"total": sum(by_code.values()), "by_code": by_code, "latest": latest}

@@ -73,6 +73,13 @@ MIGRATIONS: tuple[Migration, ...] = (
                 ON events (device_id, line, direction, ts)""",
         ),
     ),
+    # v3 is taken by the delivery work (the outbox id in the event key); renumber at merge
+    # if needed, keeping this one after it.
+    Migration(
+        4,
+        "rejects: a code per reject (too_large, future_ts, invalid, ...), counted per code",
+        ("ALTER TABLE rejects ADD COLUMN code TEXT NOT NULL DEFAULT 'invalid'",),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -18,7 +18,7 @@ import uvicorn
 
 from edge.collector.api import create_app
 from edge.collector.config import CollectorConfig, load_collector_config
-from edge.collector.store import Store, open_store
+from edge.collector.store import PgTimeouts, Store, open_store
 from edge.collector.subscriber import Delivery, MqttSubscriber
 from edge.collector.writer import Writer
 from edge.errors import ConfigError
@@ -80,7 +80,10 @@ class Collector:
             StoreError: the database cannot be opened or migrated.
             ConfigError: an invalid broker URL or HTTP address.
         """
-        self.store = open_store(self.cfg.store.url, self.cfg.store.api_pool_size)
+        sc = self.cfg.store
+        timeouts = PgTimeouts(sc.connect_timeout_s, sc.statement_timeout_s, sc.keepalives_idle_s)
+        self.store = open_store(sc.url, sc.api_pool_size, timeouts)
+        self.store.max_future_skew_s = self.cfg.ingest.max_future_skew_s
         self.store.migrate()
         self._subscriber = MqttSubscriber(self.cfg.mqtt, self._inbox)
         if self._ephemeral():
@@ -96,6 +99,7 @@ class Collector:
             self.cfg.store.batch_max_messages,
             self.cfg.store.batch_max_wait_s,
         )
+        self._writer.limits = self.cfg.ingest
         self._writer.start()
         self._subscriber.start()
         if self._serve_http:

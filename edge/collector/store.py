@@ -66,7 +66,8 @@ _UPSERT_REPORT = """INSERT INTO device_reports
     ts = excluded.ts, received_at = excluded.received_at, state = excluded.state,
     body = excluded.body
     WHERE excluded.ts > device_reports.ts OR (excluded.ts = device_reports.ts
-        AND excluded.received_at >= device_reports.received_at)"""
+        AND excluded.received_at >= device_reports.received_at)
+        OR device_reports.ts > device_reports.received_at + ?"""
 _INSERT_ZONE = """INSERT INTO zone_history (device_id, zone, ts, site, body)
     VALUES (?, ?, ?, ?, ?) ON CONFLICT (device_id, zone, ts) DO NOTHING"""
 _UPSERT_INTERVAL = """INSERT INTO interval_counts
@@ -74,16 +75,22 @@ _UPSERT_INTERVAL = """INSERT INTO interval_counts
     VALUES (?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (device_id, line, start_s, end_s, direction, cls)
     DO UPDATE SET n = excluded.n, site = excluded.site"""
-_INSERT_REJECT = "INSERT INTO rejects (received_at, topic, reason, excerpt) VALUES (?, ?, ?, ?)"
+_INSERT_REJECT = """INSERT INTO rejects (received_at, topic, reason, excerpt, code)
+    VALUES (?, ?, ?, ?, ?)"""
 
 
 class Store(ABC):
     """A collector database. Not thread-safe for writing: one writer thread owns ``write``.
 
     Readers (the HTTP API) borrow their own connections with ``reading()``.
+
+    ``max_future_skew_s`` (``ingest.max_future_skew_s``): a kept report dated further than
+    this after its own arrival is replaced by the next one whatever its time, so a report
+    stored before future times were refused cannot pin a device's latest figures.
     """
 
     dialect: str
+    max_future_skew_s: float = 300.0
 
     @abstractmethod
     def _execute(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
@@ -163,7 +170,8 @@ class Store(ABC):
             self._upsert_intervals([i for m in batch for i in m.intervals])
             if rejects:
                 self._executemany(
-                    _INSERT_REJECT, [(r.received_s, r.topic, r.reason, r.excerpt) for r in rejects]
+                    _INSERT_REJECT,
+                    [(r.received_s, r.topic, r.reason, r.excerpt, r.code) for r in rejects],
                 )
         return WriteResult(len(inserted), len(events) - len(inserted), len(rejects))
 
@@ -200,7 +208,7 @@ class Store(ABC):
             if r.kind == "zones":
                 zones.append((r.device_id, r.name, r.ts_s, r.site, r.body_json))
         rows = [
-            (*k, r.site, r.ts_s, r.received_s, r.state, r.body_json)
+            (*k, r.site, r.ts_s, r.received_s, r.state, r.body_json, self.max_future_skew_s)
             for k, r in sorted(latest.items())
         ]
         if rows:
@@ -231,12 +239,23 @@ class Reader(ABC):
         yield from self.query(sql, params)
 
 
-def open_store(url: str, pool_size: int = 4) -> Store:
+@dataclass(frozen=True)
+class PgTimeouts:
+    """PostgreSQL connection limits (``[store]``): see ``StoreConfig``."""
+
+    connect_s: int = 10
+    statement_s: float = 30.0
+    keepalives_idle_s: int = 30
+
+
+def open_store(url: str, pool_size: int = 4, timeouts: PgTimeouts | None = None) -> Store:
     """Open (not migrate) the store named by ``url``.
 
     Args:
         url: ``sqlite:///relative.db``, ``sqlite:////abs/path.db`` or ``postgresql://...``.
         pool_size: read connections kept for the HTTP API (PostgreSQL only).
+        timeouts: connect, statement and keepalive limits (PostgreSQL only; default
+            ``PgTimeouts()``).
 
     Raises:
         StoreError: unknown scheme, missing driver, or the database cannot be reached.
@@ -248,5 +267,5 @@ def open_store(url: str, pool_size: int = 4) -> Store:
     if url.startswith(("postgresql://", "postgres://")):
         from edge.collector.store_postgres import PostgresStore  # noqa: PLC0415 - psycopg optional
 
-        return PostgresStore(url, pool_size)
+        return PostgresStore(url, pool_size, timeouts or PgTimeouts())
     raise StoreError(f"database URL {url!r}: expected sqlite:///PATH or postgresql://...")

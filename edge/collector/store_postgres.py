@@ -3,22 +3,38 @@
 Events are copied (``COPY``) into a per-connection temporary table, then moved with one
 ``INSERT ... SELECT ... ON CONFLICT DO NOTHING RETURNING``: one round trip for thousands of
 crossings, and the returned rows are exactly the ones to count.
+
+No call waits for ever (``PgTimeouts``): every connection has a connect timeout, a
+``statement_timeout`` and TCP keepalives (with ``tcp_user_timeout``); and since a hung
+server cannot enforce its own statement timeout, a watchdog shuts the writer's socket down
+when one ``write`` outlasts ``WRITE_DEADLINE_STATEMENTS`` statement timeouts: the write
+fails as a lost connection and the writer retries it with backoff on a new connection.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import queue
+import socket
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 import psycopg
 from psycopg.pq import TransactionStatus
 
-from edge.collector.ingest import EventRow
-from edge.collector.store import Reader, Row, Store, StoreDataError, StoreUnavailable
+from edge.collector.ingest import EventRow, Ingested
+from edge.collector.store import (
+    PgTimeouts,
+    Reader,
+    Row,
+    Store,
+    StoreDataError,
+    StoreUnavailable,
+    WriteResult,
+)
 from edge.errors import StoreError
 
 log = logging.getLogger(__name__)
@@ -40,11 +56,39 @@ def _pg(sql: str) -> str:
     return sql.replace("?", "%s")
 
 
-def _connect(url: str) -> psycopg.Connection[Any]:
+#: A write (a few statements) may take this many statement timeouts before the watchdog
+#: cuts its connection.
+WRITE_DEADLINE_STATEMENTS = 3
+_KEEPALIVE_INTERVAL_S, _KEEPALIVE_COUNT = 10, 3
+
+
+def _connect(url: str, t: PgTimeouts) -> psycopg.Connection[Any]:
+    """A connection with every limit of ``t`` (keepalives: idle, then 3 probes 10 s apart)."""
+    dead_after_s = t.keepalives_idle_s + _KEEPALIVE_INTERVAL_S * _KEEPALIVE_COUNT
     try:
-        return psycopg.connect(url, autocommit=True, connect_timeout=10)
+        conn = psycopg.connect(
+            url, autocommit=True, connect_timeout=t.connect_s, keepalives=1,
+            keepalives_idle=t.keepalives_idle_s, keepalives_interval=_KEEPALIVE_INTERVAL_S,
+            keepalives_count=_KEEPALIVE_COUNT, tcp_user_timeout=dead_after_s * 1000,
+        )  # fmt: skip
+        # set_config, not the ``options`` parameter, so options in the URL are kept.
+        conn.execute(
+            "SELECT set_config('statement_timeout', %s, false)", (f"{int(t.statement_s * 1000)}",)
+        )
     except psycopg.Error as err:
         raise StoreUnavailable(f"postgresql: cannot connect: {err}".strip()) from None
+    return conn
+
+
+def _sever(conn: psycopg.Connection[Any], after_s: float) -> None:
+    """Shut the connection's socket down: a call blocked on it fails as a lost connection."""
+    log.warning("postgresql: a write took over %.0f s; cutting its connection", after_s)
+    try:
+        sock = socket.socket(fileno=os.dup(conn.fileno()))
+    except (OSError, psycopg.Error):  # already closed: nothing is blocked on it
+        return
+    with sock, suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
 
 
 class PostgresReader(Reader):
@@ -67,10 +111,11 @@ class PostgresStore(Store):
 
     dialect = "postgresql"
 
-    def __init__(self, url: str, pool_size: int = 4) -> None:
+    def __init__(self, url: str, pool_size: int = 4, timeouts: PgTimeouts | None = None) -> None:
         self._url = url
+        self._t = timeouts or PgTimeouts()
         try:
-            self._conn: psycopg.Connection[Any] | None = _connect(url)
+            self._conn: psycopg.Connection[Any] | None = _connect(url, self._t)
         except StoreUnavailable as err:
             raise StoreError(str(err)) from None
         self._pool: queue.LifoQueue[psycopg.Connection[Any]] = queue.LifoQueue()
@@ -78,8 +123,20 @@ class PostgresStore(Store):
 
     def _writer(self) -> psycopg.Connection[Any]:
         if self._conn is None or self._conn.closed:
-            self._conn = _connect(self._url)
+            self._conn = _connect(self._url, self._t)
         return self._conn
+
+    def write(self, batch: Sequence[Ingested]) -> WriteResult:
+        """``Store.write`` under the watchdog (see the module's docstring)."""
+        conn = self._writer()
+        after_s = self._t.statement_s * WRITE_DEADLINE_STATEMENTS + self._t.connect_s
+        timer = threading.Timer(after_s, _sever, (conn, after_s))
+        timer.daemon = True
+        timer.start()
+        try:
+            return super().write(batch)
+        finally:
+            timer.cancel()
 
     def _execute(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         with self._writer().cursor() as cur:
@@ -105,6 +162,8 @@ class PostgresStore(Store):
             raise StoreDataError(f"postgresql: {err}".strip()) from err
 
     def _lock_migrations(self) -> None:
+        # Waiting for another copy's migration, or building an index, may take long.
+        self._execute("SET LOCAL statement_timeout = 0")
         self._execute("SELECT pg_advisory_xact_lock(?)", (_MIGRATION_LOCK_KEY,))
 
     def _insert_events(self, rows: list[EventRow], received: list[float]) -> list[Row]:
@@ -125,7 +184,7 @@ class PostgresStore(Store):
         try:
             conn = self._pool.get_nowait() if not self._pool.empty() else None
             if conn is None or conn.closed:
-                conn = _connect(self._url)
+                conn = _connect(self._url, self._t)
                 conn.execute("SET default_transaction_read_only = on")
             yield PostgresReader(conn)
         except psycopg.OperationalError as err:

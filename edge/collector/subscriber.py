@@ -6,7 +6,9 @@ inbox. Messages are acknowledged (PUBACK, ``manual_ack``) by the writer after th
 commits, so a collector killed between receipt and commit gets them again from its session.
 
 Backpressure: the broker sends at most ``receive_maximum`` unacknowledged QoS 1 messages,
-which bounds the queue; QoS 0 telemetry beyond that bound is dropped and counted.
+which bounds the queue; QoS 0 telemetry beyond that bound is dropped and counted. A payload
+over ``max_payload_bytes`` is cut to an excerpt here, before it is queued or decoded: the
+writer stores it as a ``too_large`` reject and acknowledges it.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import time
 from dataclasses import dataclass
 
 from edge.collector.config import MqttSubscriberConfig
-from edge.collector.ingest import Received
+from edge.collector.ingest import REJECT_EXCERPT_BYTES, Received
 from edge.publish.client import ClientOptions, Inbound, LinkChange, MqttClient
 from edge.wire import subscription
 
@@ -134,7 +136,10 @@ class MqttSubscriber:
         if msg.qos == 0 and self._inbox.qsize() >= self._cfg.receive_maximum:
             self.dropped_qos0 += 1
             return
-        rx = Received(msg.topic, msg.payload, time.time(), msg.retained)
+        payload, oversize = msg.payload, 0
+        if len(payload) > self._cfg.max_payload_bytes:  # never queued, never decoded
+            payload, oversize = payload[:REJECT_EXCERPT_BYTES], len(payload)
+        rx = Received(msg.topic, payload, time.time(), msg.retained, oversize)
         self._inbox.put(Delivery(rx, msg.mid, msg.qos, self._generation))
 
     def _warn(self, text: str) -> None:

@@ -15,7 +15,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from edge.collector.ingest import Ingested, Reject, ingest
+from edge.collector.config import IngestConfig
+from edge.collector.ingest import DB_REFUSED, Ingested, Reject, ingest
 from edge.collector.store import Store, StoreDataError, StoreUnavailable, WriteResult
 from edge.collector.subscriber import Delivery
 
@@ -46,6 +47,9 @@ class Writer:
         ack: called with each stored batch, after commit.
         max_messages: most messages per transaction.
         max_wait_s: longest a message waits for its batch to fill.
+
+    Attributes:
+        limits: what ingest refuses (sizes, future times); set before ``start``.
     """
 
     def __init__(
@@ -61,6 +65,7 @@ class Writer:
         self._stop = threading.Event()
         self._error: BaseException | None = None
         self.stats = WriterStats()
+        self.limits = IngestConfig()
         self._unlogged_rejects, self._last_reject_log_s = 0, -1e9
         self._busy = False
         self._thread = threading.Thread(target=self._run, name="collector-writer", daemon=True)
@@ -122,7 +127,7 @@ class Writer:
 
     def _process(self, batch: list[Delivery]) -> None:
         t0 = time.perf_counter()
-        ingested = [ingest(d.received) for d in batch]
+        ingested = [ingest(d.received, self.limits) for d in batch]
         self._log_rejects(ingested)
         result = self._write(ingested)
         if result is None:  # stopping while the database is down: the broker resends
@@ -169,7 +174,7 @@ class Writer:
         if len(batch) == 1:
             m = batch[0]
             log.warning("database refused a message from %s: %s", m.device_id, reason)
-            reject = Reject(f"{m.site}/{m.device_id}", reason[:500], m.received_s, "")
+            reject = Reject(f"{m.site}/{m.device_id}", reason[:500], m.received_s, "", DB_REFUSED)
             return self._write([Ingested(reject=reject)])
         totals = WriteResult(0, 0, 0)
         for m in batch:

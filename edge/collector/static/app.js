@@ -121,12 +121,22 @@ function renderDevices(card, devices) {
     const tr = el("tr", { "data-device": d.device_id });
     const m = (d.telemetry && d.telemetry.metrics) || {};
     const fps = m.fps_processed ?? m.fps ?? "";
+    // Reconciliation with the device's own journal (GET /api/v1/devices, "totals").
+    const t = d.totals || {};
     const cells = [d.device_id, null, ago(d.last_seen), fps === "" ? "–" : Number(fps).toFixed(1),
-                   m.outbox_depth ?? "–"];
+                   m.outbox_depth ?? "–", (t.stored ?? 0).toLocaleString(),
+                   t.journaled == null ? "–" : t.journaled.toLocaleString(),
+                   t.dropped == null ? "–" : t.dropped.toLocaleString()];
     cells.forEach((c, i) => {
       const td = el("td");
       if (i === 1) td.append(el("span", { class: `badge ${d.health}` }, d.health));
       else td.textContent = c;
+      if (i === 7) {
+        td.dataset.dropped = t.dropped ?? "";
+        if (t.dropped) td.classList.add("dropped");
+        td.title = t.missing == null ? "no state from the device yet"
+          : `missing (not arrived or lost): ${t.missing}`;
+      }
       tr.append(td);
     });
     return tr;

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -48,6 +50,18 @@ def collector(broker: Broker, tmp_path: Path) -> Iterator[Collector]:
     c.stop()
 
 
+def _publish_state(pub: Any, topic: str, device: str, dropped: int) -> None:
+    """The device's retained state: 1 crossing journaled, ``dropped`` by its outbox cap."""
+    state = {"v": 1, "type": "state", "device_id": device, "epoch": 1, "ts": time.time(),
+             "lines": {"L1": {"in": {"car": 1}, "out": {}}}, "dropped": dropped}  # fmt: skip
+    pub.publish(topic, json.dumps(state), qos=1, retain=True).wait_for_publish()
+
+
+def _dropped(base: str, device: str) -> int | None:
+    devices = httpx.get(f"{base}/api/v1/devices").json()["devices"]
+    return next(d["totals"]["dropped"] for d in devices if d["device_id"] == device)
+
+
 def _expected(base: str, site: str) -> dict[str, int]:
     """in/out x vehicle/pedestrian over the last 24 h, from the API (the stored counts)."""
     body = httpx.get(f"{base}/api/v1/counts", params={"site": site, "bucket": "15m"}).json()
@@ -66,10 +80,13 @@ def test_dashboard_shows_the_stored_counts(collector: Collector, broker: Broker)
     pub = fleet.connect(broker.url)
     fleet.publish_status(pub, plan)
     fleet.publish(pub, fleet.messages(plan), 0, plan.batch)
+    dev0 = plan.device_id(0)
+    _publish_state(pub, f"{plan.prefix}/v1/{plan.site(0)}/{dev0}/state", dev0, dropped=7)
     pub.disconnect()
     assert collector.http_url is not None
     base = collector.http_url
     wait_until(lambda: collector.stats()["events_inserted"] == plan.total, 30, "all events stored")
+    wait_until(lambda: _dropped(base, dev0) == 7, 30, "the device's state stored")
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
@@ -83,6 +100,8 @@ def test_dashboard_shows_the_stored_counts(collector: Collector, broker: Broker)
         page.screenshot(path=str(ARTIFACTS / "collector-dashboard.png"), full_page=True)
         for site in ("site-1", "site-2"):
             _check_site(page, base, site)
+        dropped = page.locator(f"tr[data-device='{dev0}'] td[data-dropped]")
+        assert dropped.inner_text() == "7" and "dropped" in (dropped.get_attribute("class") or "")
         browser.close()
     assert not errors, errors
     assert all(u.startswith(base) for u in requests), "the dashboard fetched something external"
