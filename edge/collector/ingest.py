@@ -121,13 +121,14 @@ class Ingested:
     intervals: list[IntervalRow] = field(default_factory=list)
     reports: list[DeviceReport] = field(default_factory=list)
     reject: Reject | None = None
+    topic: str = ""
 
 
 def ingest(msg: Received) -> Ingested:
     """Decode and check one message; a bad one comes back with ``reject`` set and no rows."""
     try:
         top, decoded = decode_for_topic(msg.topic, msg.payload)
-        out = Ingested(top.site, top.device_id, msg.received_s, live=not msg.retained)
+        out = Ingested(top.site, top.device_id, msg.received_s, not msg.retained, topic=msg.topic)
         _fill(out, decoded)
     except WireError as err:
         return _rejected(msg, str(err))

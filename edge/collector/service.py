@@ -82,6 +82,7 @@ class Collector:
         """
         self.store = open_store(self.cfg.store.url, self.cfg.store.api_pool_size)
         self.store.migrate()
+        self.store.configured_sites = self.cfg.device_sites()
         self._subscriber = MqttSubscriber(self.cfg.mqtt, self._inbox)
         if self._ephemeral():
             log.warning(
