@@ -83,8 +83,11 @@ def test_first_site_pins_and_every_kind_under_another_is_rejected(store: Store) 
 
 def test_a_new_device_seen_under_two_sites_in_one_batch_takes_the_first(store: Store) -> None:
     result = store.write(
-        [msg("site-b", "dev-2", "status"), msg("site-a", "dev-2", "events", "L1"),
-         msg("site-a", "dev-3", "status")]  # fmt: skip
+        [
+            msg("site-b", "dev-2", "status"),
+            msg("site-a", "dev-2", "events", "L1"),
+            msg("site-a", "dev-3", "status"),
+        ]  # fmt: skip
     )
     assert (result.inserted, result.rejected) == (0, 1)
     assert rows(store, "SELECT device_id, site FROM devices ORDER BY 1") == [
@@ -98,8 +101,11 @@ def test_the_collector_config_wins_over_the_first_site(store: Store) -> None:
     store.write([msg("site-a", "dev-1", "status")])
     store.configured_sites = {"dev-1": "site-c", "dev-9": "site-c"}
     result = store.write(
-        [msg("site-a", "dev-1", "events", "L1"), msg("site-c", "dev-1", "status"),
-         msg("site-a", "dev-9", "status")]  # fmt: skip
+        [
+            msg("site-a", "dev-1", "events", "L1"),
+            msg("site-c", "dev-1", "status"),
+            msg("site-a", "dev-9", "status"),
+        ]  # fmt: skip
     )
     assert (result.inserted, result.rejected) == (0, 2)
     # The configured site moved the device; a configured device seen only under another
