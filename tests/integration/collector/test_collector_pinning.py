@@ -60,8 +60,8 @@ def rows(store: Store, sql: str) -> list[tuple[Any, ...]]:
 def test_first_site_pins_and_every_kind_under_another_is_rejected(store: Store) -> None:
     first = store.write([msg("site-a", "dev-1", k, n) for k, n in ALL_KINDS])
     assert (first.inserted, first.rejected) == (1, 0)
-    before = {t: rows(store, f"SELECT * FROM {t} ORDER BY 1, 2") for t in
-              ("events", "device_reports", "interval_counts", "zone_history", "counts_total")}  # fmt: skip
+    tables = ("events", "device_reports", "interval_counts", "zone_history", "counts_total")
+    before = {t: rows(store, f"SELECT * FROM {t} ORDER BY 1, 2") for t in tables}
     moved = store.write([msg("site-b", "dev-1", k, n) for k, n in ALL_KINDS])
     assert (moved.inserted, moved.duplicates, moved.rejected) == (0, 0, 6)
     assert rows(store, "SELECT device_id, site FROM devices") == [("dev-1", "site-a")]
@@ -87,7 +87,7 @@ def test_a_new_device_seen_under_two_sites_in_one_batch_takes_the_first(store: S
             msg("site-b", "dev-2", "status"),
             msg("site-a", "dev-2", "events", "L1"),
             msg("site-a", "dev-3", "status"),
-        ]  # fmt: skip
+        ]
     )
     assert (result.inserted, result.rejected) == (0, 1)
     assert rows(store, "SELECT device_id, site FROM devices ORDER BY 1") == [
@@ -105,7 +105,7 @@ def test_the_collector_config_wins_over_the_first_site(store: Store) -> None:
             msg("site-a", "dev-1", "events", "L1"),
             msg("site-c", "dev-1", "status"),
             msg("site-a", "dev-9", "status"),
-        ]  # fmt: skip
+        ]
     )
     assert (result.inserted, result.rejected) == (0, 2)
     # The configured site moved the device; a configured device seen only under another
