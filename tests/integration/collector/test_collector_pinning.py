@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from edge.collector.config import load_collector_config
 from edge.collector.ingest import Ingested, Received, ingest
 from edge.collector.store import Store, open_store
+from edge.errors import ConfigError
 
 NOW = time.time()
 
@@ -119,3 +123,21 @@ def test_the_collector_config_wins_over_the_first_site(store: Store) -> None:
         " message not stored",
     ]
     assert rows(store, "SELECT site, state FROM device_reports") == [("site-c", "online")]
+
+
+def test_the_devices_table_of_the_collector_config(tmp_path: Path) -> None:
+    conf = tmp_path / "collector.toml"
+    conf.write_text('[devices.cam-1]\nsite = "north-gate"\n[devices."cam.2"]\nsite = "south"\n')
+    assert load_collector_config(conf, {}).device_sites() == {
+        "cam-1": "north-gate",
+        "cam.2": "south",
+    }
+    for text, error in [
+        ('[devices."a b"]\nsite = "x"\n', "devices: 'a b' is not a name"),
+        ('[devices.cam-1]\nsite = "a/b"\n', "devices.cam-1.site"),
+        ("[devices.cam-1]\n", "devices.cam-1.site"),
+        ('[devices.cam-1]\nsite = "x"\nzone = "y"\n', "devices.cam-1.zone"),
+    ]:
+        conf.write_text(text)
+        with pytest.raises(ConfigError, match=re.escape(error)):
+            load_collector_config(conf, {})
