@@ -7,6 +7,10 @@
 #   sudo scripts/install-pi.sh --mirror DIR    fetch models from an asset mirror
 #   sudo scripts/install-pi.sh --build-model   build the INT8 and 416x256 models on the device
 #   sudo scripts/install-pi.sh --collector     also install the collector unit (server)
+#   sudo scripts/install-pi.sh --device-id ID --mqtt-password-file FILE --ca-file FILE
+#                                              the device's broker identity: its id (also its
+#                                              MQTT username), the password add-device.sh
+#                                              made for it, the broker's CA certificate
 #   sudo scripts/install-pi.sh --uninstall     remove program and units; keep config and
 #                                              the outbox (/var/lib/edge-counter)
 #   sudo scripts/install-pi.sh --uninstall --purge   remove those too
@@ -22,12 +26,13 @@ MODEL="${EDGE_COUNTER_MODEL:-yolox-nano}"
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 start=0 build=0 collector=0 uninstall=0 purge=0 mirror=""
+device_id="" password_file="" ca_file=""
 
 log() { printf 'install-pi: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 usage() {
-    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
     exit "${1:-0}"
 }
 
@@ -40,11 +45,23 @@ parse_args() {
             --uninstall) uninstall=1 ;;
             --purge) purge=1 ;;
             --mirror) [ $# -ge 2 ] || die "--mirror needs a directory"; mirror="$2"; shift ;;
+            --device-id) [ $# -ge 2 ] || die "--device-id needs an id"; device_id="$2"; shift ;;
+            --mqtt-password-file)
+                [ $# -ge 2 ] || die "--mqtt-password-file needs a file"; password_file="$2"; shift ;;
+            --ca-file) [ $# -ge 2 ] || die "--ca-file needs a file"; ca_file="$2"; shift ;;
             -h | --help) usage 0 ;;
             *) log "unknown option: $1"; usage 2 ;;
         esac
         shift
     done
+    if [ -n "$device_id" ] && [[ ! "$device_id" =~ ^[A-Za-z0-9_.-]{1,64}$ ]]; then
+        die "--device-id '$device_id': letters, digits, '_', '.', '-' only (1..64)"
+    fi
+    if [ -n "$password_file" ] && [ ! -s "$password_file" ]; then
+        die "--mqtt-password-file $password_file: missing or empty"
+    fi
+    if [ -n "$ca_file" ] && [ ! -s "$ca_file" ]; then die "--ca-file $ca_file: missing or empty"; fi
+    return 0
 }
 
 check_platform() {
@@ -115,13 +132,59 @@ install_config() {
     if [ ! -f "$CONF_DIR/config.toml" ]; then
         install -m 0644 "$REPO/examples/pi-camera.toml" "$CONF_DIR/config.toml"
         log "installed $CONF_DIR/config.toml from examples/pi-camera.toml: edit lines and [mqtt]"
+        if [ -n "$device_id" ]; then
+            # The example's identity (post-3-cam-1) is both [device] id and [mqtt] username.
+            sed -i -e "s/^id = \"post-3-cam-1\"/id = \"$device_id\"/" \
+                -e "s/^username = \"post-3-cam-1\"/username = \"$device_id\"/" "$CONF_DIR/config.toml"
+            log "set [device] id and [mqtt] username to $device_id"
+        fi
     fi
-    if [ ! -f "$CONF_DIR/mqtt-password" ]; then
-        install -m 0600 /dev/null "$CONF_DIR/mqtt-password"
-        log "created an empty $CONF_DIR/mqtt-password (root only): put the broker password in it"
-    fi
+    install_credentials
+    check_identity
     "$VENV/bin/edge-counter" check-config "$CONF_DIR/config.toml" >/dev/null ||
         log "warning: $CONF_DIR/config.toml does not validate yet"
+}
+
+install_credentials() {
+    # Root only: systemd (LoadCredential=mqtt-password:...) hands a copy to the service at
+    # /run/credentials/edge-counter.service/mqtt-password, readable by its dynamic user alone.
+    if [ -n "$password_file" ]; then
+        install -m 0600 -o root -g root "$password_file" "$CONF_DIR/mqtt-password"
+        log "installed the MQTT password as $CONF_DIR/mqtt-password (root only)"
+    elif [ ! -f "$CONF_DIR/mqtt-password" ]; then
+        install -m 0600 /dev/null "$CONF_DIR/mqtt-password"
+        log "created an empty $CONF_DIR/mqtt-password (root only): put the broker password in it" \
+            "(deploy/mosquitto/add-device.sh DEVICE_ID makes one on the broker)"
+    fi
+    chmod 0600 "$CONF_DIR/mqtt-password"
+    if [ -n "$ca_file" ]; then
+        install -m 0644 "$ca_file" "$CONF_DIR/ca.pem"
+        log "installed the broker's CA certificate as $CONF_DIR/ca.pem"
+    fi
+}
+
+check_identity() {
+    # The broker's ACL knows a device by its MQTT username (deploy/mosquitto/acl): it must be
+    # the device id, or the broker refuses every publish (PUBACK 0x87 "Not authorized").
+    local ids
+    ids="$("$VENV/bin/python" - "$CONF_DIR/config.toml" <<'PY' 2>/dev/null || true
+import sys, tomllib
+with open(sys.argv[1], "rb") as f:
+    cfg = tomllib.load(f)
+print(cfg.get("device", {}).get("id", ""), cfg.get("mqtt", {}).get("username", ""))
+PY
+)"
+    local id="${ids% *}" user="${ids#* }"
+    if [ -n "$device_id" ] && [ "$id" != "$device_id" ]; then
+        die "$CONF_DIR/config.toml has [device] id = '$id', not '$device_id': edit it (or move it away)"
+    fi
+    if [ -z "$user" ]; then
+        log "warning: no [mqtt] username in $CONF_DIR/config.toml: set it to the device id '$id'"
+    elif [ "$user" != "$id" ]; then
+        log "warning: [mqtt] username '$user' is not the device id '$id': with the shipped" \
+            "broker ACL the device may publish only under its username"
+    fi
+    return 0
 }
 
 install_units() {

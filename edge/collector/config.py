@@ -166,6 +166,16 @@ class QueueConfig(_Strict):
     classes: tuple[str, ...] | None = None
 
 
+class DevicePin(_Strict):
+    """``[devices.<device_id>]``: the site a device belongs to.
+
+    It wins over the site the device was first seen under (``edge.collector.pinning``):
+    messages of the device under any other site are rejected. Set it to move a device.
+    """
+
+    site: str = Field(pattern=NAME_PATTERN)
+
+
 class CollectorConfig(_Strict):
     """The whole collector configuration."""
 
@@ -175,13 +185,19 @@ class CollectorConfig(_Strict):
     ingest: IngestConfig = IngestConfig()
     sites: dict[str, SiteConfig] = Field(default_factory=dict)
     queues: dict[str, QueueConfig] = Field(default_factory=dict)
+    devices: dict[str, DevicePin] = Field(default_factory=dict)
 
     @model_validator(mode="after")
-    def _queue_names(self) -> CollectorConfig:
-        bad = [n for n in self.queues if not re.match(NAME_PATTERN, n)]
-        if bad:
-            raise ValueError(f"queues: {bad[0]!r} is not a name ([A-Za-z0-9_.-], 1..64)")
+    def _names(self) -> CollectorConfig:
+        for section in ("queues", "devices"):
+            bad = [n for n in getattr(self, section) if not re.match(NAME_PATTERN, n)]
+            if bad:
+                raise ValueError(f"{section}: {bad[0]!r} is not a name ([A-Za-z0-9_.-], 1..64)")
         return self
+
+    def device_sites(self) -> dict[str, str]:
+        """Device id -> site from ``[devices]``."""
+        return {device: pin.site for device, pin in self.devices.items()}
 
     def site_timezone(self, site: str) -> str:
         """Time zone of ``site`` (UTC when the site is not configured)."""

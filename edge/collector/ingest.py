@@ -31,7 +31,7 @@ from edge.wire import (
 REJECT_EXCERPT_BYTES = 512
 #: Reject codes (the ``code`` of a ``Reject``, counted per code by ``/api/v1/rejects``).
 TOO_LARGE, FUTURE_TS, INVALID, UNDECODABLE = "too_large", "future_ts", "invalid", "undecodable"
-DB_REFUSED = "db_refused"
+DB_REFUSED, WRONG_SITE = "db_refused", "wrong_site"
 
 
 @dataclass(frozen=True)
@@ -134,6 +134,7 @@ class Ingested:
     intervals: list[IntervalRow] = field(default_factory=list)
     reports: list[DeviceReport] = field(default_factory=list)
     reject: Reject | None = None
+    topic: str = ""
 
 
 def ingest(msg: Received, limits: IngestConfig | None = None) -> Ingested:
@@ -153,7 +154,9 @@ def ingest(msg: Received, limits: IngestConfig | None = None) -> Ingested:
         if latest is not None and latest > msg.received_s + limits.max_future_skew_s:
             ahead = latest - msg.received_s
             return _rejected(msg, f"time {latest:.0f} is {ahead:.0f} s in the future", FUTURE_TS)
-        out = Ingested(top.site, top.device_id, msg.received_s, live=not msg.retained)
+        out = Ingested(
+            top.site, top.device_id, msg.received_s, live=not msg.retained, topic=msg.topic
+        )
         _fill(out, decoded)
     except WireError as err:
         return _rejected(msg, str(err), INVALID)

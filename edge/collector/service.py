@@ -85,6 +85,7 @@ class Collector:
         self.store = open_store(sc.url, sc.api_pool_size, timeouts)
         self.store.max_future_skew_s = self.cfg.ingest.max_future_skew_s
         self.store.migrate()
+        self.store.configured_sites = self.cfg.device_sites()
         self._subscriber = MqttSubscriber(self.cfg.mqtt, self._inbox)
         if self._ephemeral():
             log.warning(

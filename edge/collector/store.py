@@ -13,12 +13,14 @@ import logging
 import time
 from abc import ABC, abstractmethod
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from edge.collector.ingest import DeviceReport, EventRow, Ingested, IntervalRow
+from edge.collector.pinning import pin_sites
 from edge.collector.schema import LATEST_VERSION, MIGRATIONS, VERSION_TABLE, render
 from edge.errors import StoreError
 
@@ -91,6 +93,8 @@ class Store(ABC):
 
     dialect: str
     max_future_skew_s: float = 300.0
+    #: Device id -> site from the collector config's ``[devices]``; set before writing.
+    configured_sites: Mapping[str, str] = MappingProxyType({})
 
     @abstractmethod
     def _execute(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
@@ -155,14 +159,18 @@ class Store(ABC):
     def write(self, batch: Sequence[Ingested]) -> WriteResult:
         """Store a batch of ingested messages atomically.
 
+        A message of a device under another site than its pinned one is stored as a reject
+        instead (``edge.collector.pinning``).
+
         Raises:
             StoreUnavailable: retry the same batch later (nothing was stored).
             StoreDataError: the database refused a value; nothing was stored.
         """
-        events = [e for m in batch for e in m.events]
-        received = [m.received_s for m in batch for _ in m.events]
-        rejects = [m.reject for m in batch if m.reject is not None]
         with self._transaction():
+            batch = pin_sites(self._execute, self._executemany, batch, self.configured_sites)
+            events = [e for m in batch for e in m.events]
+            received = [m.received_s for m in batch for _ in m.events]
+            rejects = [m.reject for m in batch if m.reject is not None]
             inserted = self._insert_events(events, received) if events else []
             self._bump_aggregates(inserted)
             self._upsert_devices(batch)
