@@ -1,7 +1,8 @@
 """Collector storage: one interface over SQLite (embedded) and PostgreSQL (scale-out).
 
 ``Store.write(batch)`` stores many ingested messages in ONE transaction: events are inserted
-with ``ON CONFLICT DO NOTHING`` on ``(device_id, epoch, seq)`` and only the rows actually
+with ``ON CONFLICT DO NOTHING`` on ``(device_id, outbox_id, seq)`` (and the epoch, for rows of
+agents older than outbox ids) and only the rows actually
 inserted bump the per-minute and all-time aggregates, so a redelivered message never counts
 twice. Every multi-row upsert is sorted by its key, so concurrent collectors writing the
 same aggregate rows take their locks in the same order (and a rare deadlock is retried).
@@ -18,6 +19,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
+from edge.collector import acks
 from edge.collector.ingest import DeviceReport, EventRow, Ingested, IntervalRow
 from edge.collector.schema import LATEST_VERSION, MIGRATIONS, VERSION_TABLE, render
 from edge.errors import StoreError
@@ -107,6 +109,10 @@ class Store(ABC):
         cls, ts)`` of the rows actually inserted."""
 
     @abstractmethod
+    def _changed_events(self, rows: list[EventRow]) -> list[EventRow]:
+        """Of ``rows``, those whose key is stored with other contents (after the insert)."""
+
+    @abstractmethod
     def reading(self) -> AbstractContextManager[Reader]:
         """Borrow a read-only connection for queries."""
 
@@ -157,6 +163,8 @@ class Store(ABC):
         rejects = [m.reject for m in batch if m.reject is not None]
         with self._transaction():
             inserted = self._insert_events(events, received) if events else []
+            if len(inserted) < len(events):
+                _warn_changed(self._changed_events(events))
             self._bump_aggregates(inserted)
             self._upsert_devices(batch)
             self._upsert_reports([r for m in batch for r in m.reports])
@@ -166,6 +174,32 @@ class Store(ABC):
                     _INSERT_REJECT, [(r.received_s, r.topic, r.reason, r.excerpt) for r in rejects]
                 )
         return WriteResult(len(inserted), len(events) - len(inserted), len(rejects))
+
+    def update_acks(
+        self, touched: dict[tuple[str, str, str], int]
+    ) -> dict[tuple[str, str], dict[str, int]]:
+        """Recompute the acked seq of outboxes a committed batch touched (``acks.py``).
+
+        Args:
+            touched: ``(site, device_id, outbox_id)`` -> the device's ``base_seq`` (0: none).
+
+        Returns:
+            ``(site, device_id)`` -> outbox id -> acked seq, for the ``.../ack`` messages.
+
+        Raises:
+            StoreUnavailable: nothing recomputed; the next batch of the device does it.
+        """
+        out: dict[tuple[str, str], dict[str, int]] = {}
+        now = time.time()
+        with self._transaction():
+            for key, base in sorted(touched.items()):
+                site, device_id, outbox_id = key
+                acks.record(
+                    self._execute, key, acks.advance(self._execute, device_id, outbox_id, base), now
+                )
+            for site, device_id, _ in touched:
+                out[(site, device_id)] = acks.device_acks(self._execute, device_id)
+        return out
 
     def _bump_aggregates(self, inserted: list[Row]) -> None:
         minutes: Counter[Row] = Counter()
@@ -215,6 +249,16 @@ class Store(ABC):
         }
         if rows:
             self._executemany(_UPSERT_INTERVAL, [(*k, *v) for k, v in sorted(rows.items())])
+
+
+def _warn_changed(rows: list[EventRow]) -> None:
+    if rows:
+        e = rows[0]
+        log.warning(
+            "%d crossing(s) arrived again under a stored key with other contents; the stored "
+            "ones are kept (first: device %s outbox %r seq %d)",
+            len(rows), e.device_id, e.outbox_id, e.seq,
+        )  # fmt: skip
 
 
 class Reader(ABC):
