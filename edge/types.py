@@ -188,14 +188,15 @@ class Crossing:
 class CountRecord:
     """A crossing as journaled and published: identity that survives restarts.
 
-    ``(device_id, epoch, seq)`` is the idempotency key the collector upserts on.
+    ``(device_id, outbox_id, seq)`` is the idempotency key the collector upserts on.
 
     Attributes:
         device_id: id of the device that counted it.
         epoch: start counter of the device (increments at every start).
-        seq: monotonic per device across restarts.
+        seq: monotonic per outbox across restarts.
         event_utc_s: wall-clock time of the crossing, seconds since the Unix epoch (UTC).
         crossing: what was counted.
+        outbox_id: random id of the journal it was written to (new when the state is wiped).
     """
 
     device_id: str
@@ -203,3 +204,4 @@ class CountRecord:
     seq: int
     event_utc_s: float
     crossing: Crossing
+    outbox_id: str = ""

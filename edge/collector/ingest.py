@@ -56,10 +56,12 @@ class Received:
 
 @dataclass(frozen=True)
 class EventRow:
-    """One crossing, ready for the ``events`` table; ``(device_id, epoch, seq)`` is its key."""
+    """One crossing, ready for the ``events`` table; ``(device_id, outbox_id, seq)`` is its
+    key (``outbox_id`` is ``""`` for agents older than outbox ids)."""
 
     site: str
     device_id: str
+    outbox_id: str
     epoch: int
     seq: int
     ts_s: float
@@ -72,8 +74,8 @@ class EventRow:
     def values(self, received_s: float) -> tuple[str | int | float, ...]:
         """The row in the stores' column order (``_COLUMNS``), with its arrival time."""
         return (
-            self.device_id, self.epoch, self.seq, self.site, self.line, self.direction,
-            self.cls, self.ts_s, self.track_id, self.confidence, received_s,
+            self.device_id, self.outbox_id, self.epoch, self.seq, self.site, self.line,
+            self.direction, self.cls, self.ts_s, self.track_id, self.confidence, received_s,
         )  # fmt: skip
 
 
@@ -135,6 +137,9 @@ class Ingested:
     reports: list[DeviceReport] = field(default_factory=list)
     reject: Reject | None = None
     topic: str = ""
+    #: events message: the device's ``base_seq`` (everything at or below it is delivered or
+    #: given up), for the outbox of its events.
+    base_seq: int | None = None
 
 
 def ingest(msg: Received, limits: IngestConfig | None = None) -> Ingested:
@@ -202,6 +207,7 @@ def _printable(text: str) -> str:
 def _fill(out: Ingested, msg: object) -> None:
     if isinstance(msg, EventsMsg):
         out.events = [_event_row(out.site, e) for e in msg.events]
+        out.base_seq = msg.base_seq
     elif isinstance(msg, CountsMsg):
         out.intervals = [
             IntervalRow(out.site, msg.device_id, msg.line, msg.start, msg.end, d, cls, n)
@@ -231,6 +237,7 @@ def _event_row(site: str, e: Event) -> EventRow:
     return EventRow(
         site,
         e.device_id,
+        e.outbox_id,
         e.epoch,
         e.seq,
         e.ts,

@@ -161,18 +161,18 @@ def devices(reader: Reader, site: str | None) -> list[dict[str, Any]]:
 def reconcile(reader: Reader, device_id: str, state: dict[str, Any] | None) -> dict[str, Any]:
     """The collector's count of a device beside the device's own (its retained ``state``).
 
-    ``journaled``: crossings the device counted in its current epoch (up to ``last_seq``);
-    ``dropped``: those its outbox cap dropped unsent (never to arrive); ``stored``: the
-    collector's crossings of that epoch (up to ``last_seq``); ``missing`` = journaled -
-    dropped - stored: not arrived yet, or lost. Without a state only ``stored`` (all
-    epochs) is known.
+    ``journaled``: crossings the device's journal counted since it began (up to
+    ``last_seq``); ``dropped``: those its outbox cap dropped unsent (never to arrive);
+    ``stored``: the collector's crossings of that journal (its ``outbox_id``; rows without
+    one for an older agent) up to ``last_seq``; ``missing`` = journaled - dropped - stored:
+    not arrived yet, or lost. Without a state only ``stored`` (all journals) is known.
     """
     if state is None:
         sql = "SELECT COALESCE(SUM(n), 0) FROM counts_total WHERE device_id = ?"
         stored = int(reader.query(sql, [device_id])[0][0])
         return {"stored": stored, "journaled": None, "dropped": None, "missing": None}
-    sql = "SELECT COUNT(*) FROM events WHERE device_id = ? AND epoch = ?"
-    params: list[Any] = [device_id, state["epoch"]]
+    sql = "SELECT COUNT(*) FROM events WHERE device_id = ? AND outbox_id = ?"
+    params: list[Any] = [device_id, state.get("outbox_id") or ""]
     if state.get("last_seq") is not None:
         sql += " AND seq <= ?"
         params.append(state["last_seq"])

@@ -73,8 +73,35 @@ MIGRATIONS: tuple[Migration, ...] = (
                 ON events (device_id, line, direction, ts)""",
         ),
     ),
-    # v3 is taken by the delivery work (the outbox id in the event key); renumber at merge
-    # if needed, keeping this one after it.
+    Migration(
+        3,
+        "events keyed by (device_id, outbox_id, seq); per-outbox acknowledged seq",
+        (
+            # The epoch stays in the key only so rows stored before outbox ids (outbox_id '')
+            # keep their old identity (device_id, epoch, seq); a row's epoch never changes.
+            """CREATE TABLE events_v3 (
+                device_id TEXT NOT NULL, outbox_id TEXT NOT NULL, epoch BIGINT NOT NULL,
+                seq BIGINT NOT NULL, site TEXT NOT NULL, line TEXT NOT NULL,
+                direction TEXT NOT NULL, cls TEXT NOT NULL, ts {float} NOT NULL,
+                track_id BIGINT NOT NULL, confidence {float} NOT NULL,
+                received_at {float} NOT NULL,
+                PRIMARY KEY (device_id, outbox_id, seq, epoch))""",
+            """INSERT INTO events_v3 (device_id, outbox_id, epoch, seq, site, line, direction,
+                cls, ts, track_id, confidence, received_at)
+                SELECT device_id, '', epoch, seq, site, line, direction, cls, ts, track_id,
+                confidence, received_at FROM events""",
+            "DROP TABLE events",
+            "ALTER TABLE events_v3 RENAME TO events",
+            """CREATE INDEX IF NOT EXISTS events_line_ts
+                ON events (device_id, line, direction, ts)""",
+            # Highest seq of an outbox up to which every crossing is stored (or was given up
+            # by the device): what the retained .../ack message tells the device.
+            """CREATE TABLE outbox_acks (
+                device_id TEXT NOT NULL, outbox_id TEXT NOT NULL, acked_seq BIGINT NOT NULL,
+                site TEXT NOT NULL, updated_at {float} NOT NULL,
+                PRIMARY KEY (device_id, outbox_id))""",
+        ),
+    ),
     Migration(
         4,
         "rejects: a code per reject (too_large, future_ts, invalid, ...), counted per code",

@@ -101,6 +101,7 @@ class Collector:
             self.cfg.store.batch_max_wait_s,
         )
         self._writer.limits = self.cfg.ingest
+        self._writer.on_acks = self._subscriber.publish_acks
         self._writer.start()
         self._subscriber.start()
         if self._serve_http:

@@ -1,7 +1,8 @@
 """Collector storage: one interface over SQLite (embedded) and PostgreSQL (scale-out).
 
 ``Store.write(batch)`` stores many ingested messages in ONE transaction: events are inserted
-with ``ON CONFLICT DO NOTHING`` on ``(device_id, epoch, seq)`` and only the rows actually
+with ``ON CONFLICT DO NOTHING`` on ``(device_id, outbox_id, seq)`` (and the epoch, for rows of
+agents older than outbox ids) and only the rows actually
 inserted bump the per-minute and all-time aggregates, so a redelivered message never counts
 twice. Every multi-row upsert is sorted by its key, so concurrent collectors writing the
 same aggregate rows take their locks in the same order (and a rare deadlock is retried).
@@ -19,6 +20,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
+from edge.collector import acks
+from edge.collector import statements as sql
 from edge.collector.ingest import DeviceReport, EventRow, Ingested, IntervalRow
 from edge.collector.pinning import pin_sites
 from edge.collector.schema import LATEST_VERSION, MIGRATIONS, VERSION_TABLE, render
@@ -44,41 +47,6 @@ class WriteResult:
     inserted: int
     duplicates: int
     rejected: int
-
-
-_UPSERT_MINUTE = """INSERT INTO counts_minute (minute, site, device_id, line, direction, cls, n)
-    VALUES (?, ?, ?, ?, ?, ?, ?)
-    ON CONFLICT (minute, site, device_id, line, direction, cls)
-    DO UPDATE SET n = counts_minute.n + excluded.n"""
-_UPSERT_TOTAL = """INSERT INTO counts_total (device_id, line, direction, cls, site, n)
-    VALUES (?, ?, ?, ?, ?, ?)
-    ON CONFLICT (device_id, line, direction, cls, site)
-    DO UPDATE SET n = counts_total.n + excluded.n"""
-_UPSERT_DEVICE = """INSERT INTO devices (device_id, site, first_seen, last_seen)
-    VALUES (?, ?, ?, ?)
-    ON CONFLICT (device_id) DO UPDATE SET site = excluded.site,
-    first_seen = CASE WHEN excluded.first_seen < devices.first_seen
-        THEN excluded.first_seen ELSE devices.first_seen END,
-    last_seen = CASE WHEN devices.last_seen IS NULL OR excluded.last_seen > devices.last_seen
-        THEN excluded.last_seen ELSE devices.last_seen END"""
-_UPSERT_REPORT = """INSERT INTO device_reports
-    (device_id, kind, name, site, ts, received_at, state, body)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-    ON CONFLICT (device_id, kind, name) DO UPDATE SET site = excluded.site,
-    ts = excluded.ts, received_at = excluded.received_at, state = excluded.state,
-    body = excluded.body
-    WHERE excluded.ts > device_reports.ts OR (excluded.ts = device_reports.ts
-        AND excluded.received_at >= device_reports.received_at)
-        OR device_reports.ts > device_reports.received_at + ?"""
-_INSERT_ZONE = """INSERT INTO zone_history (device_id, zone, ts, site, body)
-    VALUES (?, ?, ?, ?, ?) ON CONFLICT (device_id, zone, ts) DO NOTHING"""
-_UPSERT_INTERVAL = """INSERT INTO interval_counts
-    (device_id, line, start_s, end_s, direction, cls, site, n)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-    ON CONFLICT (device_id, line, start_s, end_s, direction, cls)
-    DO UPDATE SET n = excluded.n, site = excluded.site"""
-_INSERT_REJECT = """INSERT INTO rejects (received_at, topic, reason, excerpt, code)
-    VALUES (?, ?, ?, ?, ?)"""
 
 
 class Store(ABC):
@@ -116,6 +84,10 @@ class Store(ABC):
     def _insert_events(self, rows: list[EventRow], received: list[float]) -> list[Row]:
         """Insert events, skipping known keys; return ``(site, device_id, line, direction,
         cls, ts)`` of the rows actually inserted."""
+
+    @abstractmethod
+    def _changed_events(self, rows: list[EventRow]) -> list[EventRow]:
+        """Of ``rows``, those whose key is stored with other contents (after the insert)."""
 
     @abstractmethod
     def reading(self) -> AbstractContextManager[Reader]:
@@ -172,16 +144,44 @@ class Store(ABC):
             received = [m.received_s for m in batch for _ in m.events]
             rejects = [m.reject for m in batch if m.reject is not None]
             inserted = self._insert_events(events, received) if events else []
+            if len(inserted) < len(events):
+                _warn_changed(self._changed_events(events))
             self._bump_aggregates(inserted)
             self._upsert_devices(batch)
             self._upsert_reports([r for m in batch for r in m.reports])
             self._upsert_intervals([i for m in batch for i in m.intervals])
             if rejects:
                 self._executemany(
-                    _INSERT_REJECT,
+                    sql.INSERT_REJECT,
                     [(r.received_s, r.topic, r.reason, r.excerpt, r.code) for r in rejects],
                 )
         return WriteResult(len(inserted), len(events) - len(inserted), len(rejects))
+
+    def update_acks(
+        self, touched: dict[tuple[str, str, str], int]
+    ) -> dict[tuple[str, str], dict[str, int]]:
+        """Recompute the acked seq of outboxes a committed batch touched (``acks.py``).
+
+        Args:
+            touched: ``(site, device_id, outbox_id)`` -> the device's ``base_seq`` (0: none).
+
+        Returns:
+            ``(site, device_id)`` -> outbox id -> acked seq, for the ``.../ack`` messages.
+
+        Raises:
+            StoreUnavailable: nothing recomputed; the next batch of the device does it.
+        """
+        out: dict[tuple[str, str], dict[str, int]] = {}
+        now = time.time()
+        with self._transaction():
+            for key, base in sorted(touched.items()):
+                site, device_id, outbox_id = key
+                acks.record(
+                    self._execute, key, acks.advance(self._execute, device_id, outbox_id, base), now
+                )
+            for site, device_id, _ in touched:
+                out[(site, device_id)] = acks.device_acks(self._execute, device_id)
+        return out
 
     def _bump_aggregates(self, inserted: list[Row]) -> None:
         minutes: Counter[Row] = Counter()
@@ -190,8 +190,8 @@ class Store(ABC):
             minutes[(int(ts // 60) * 60, site, device_id, line, direction, cls)] += 1
             totals[(device_id, line, direction, cls, site)] += 1
         if minutes:
-            self._executemany(_UPSERT_MINUTE, [(*k, n) for k, n in sorted(minutes.items())])
-            self._executemany(_UPSERT_TOTAL, [(*k, n) for k, n in sorted(totals.items())])
+            self._executemany(sql.UPSERT_MINUTE, [(*k, n) for k, n in sorted(minutes.items())])
+            self._executemany(sql.UPSERT_TOTAL, [(*k, n) for k, n in sorted(totals.items())])
 
     def _upsert_devices(self, batch: Sequence[Ingested]) -> None:
         seen: dict[str, Row] = {}
@@ -204,7 +204,7 @@ class Store(ABC):
                 last = prev[3]
             seen[m.device_id] = (m.device_id, m.site, m.received_s, last)
         if seen:
-            self._executemany(_UPSERT_DEVICE, [seen[k] for k in sorted(seen)])
+            self._executemany(sql.UPSERT_DEVICE, [seen[k] for k in sorted(seen)])
 
     def _upsert_reports(self, reports: list[DeviceReport]) -> None:
         latest: dict[Row, DeviceReport] = {}
@@ -220,9 +220,9 @@ class Store(ABC):
             for k, r in sorted(latest.items())
         ]
         if rows:
-            self._executemany(_UPSERT_REPORT, rows)
+            self._executemany(sql.UPSERT_REPORT, rows)
         if zones:
-            self._executemany(_INSERT_ZONE, sorted(zones))
+            self._executemany(sql.INSERT_ZONE, sorted(zones))
 
     def _upsert_intervals(self, intervals: list[IntervalRow]) -> None:
         rows = {
@@ -230,7 +230,17 @@ class Store(ABC):
             for i in intervals
         }
         if rows:
-            self._executemany(_UPSERT_INTERVAL, [(*k, *v) for k, v in sorted(rows.items())])
+            self._executemany(sql.UPSERT_INTERVAL, [(*k, *v) for k, v in sorted(rows.items())])
+
+
+def _warn_changed(rows: list[EventRow]) -> None:
+    if rows:
+        e = rows[0]
+        log.warning(
+            "%d crossing(s) arrived again under a stored key with other contents; the stored "
+            "ones are kept (first: device %s outbox %r seq %d)",
+            len(rows), e.device_id, e.outbox_id, e.seq,
+        )  # fmt: skip
 
 
 class Reader(ABC):

@@ -42,13 +42,18 @@ log = logging.getLogger(__name__)
 #: Any constant: collectors starting together take turns to migrate.
 _MIGRATION_LOCK_KEY = 0x6564676543
 _COLUMNS = (
-    "device_id, epoch, seq, site, line, direction, cls, ts, track_id, confidence, received_at"
+    "device_id, outbox_id, epoch, seq, site, line, direction, cls, ts, track_id, confidence,"
+    " received_at"
 )
 _STAGE = "CREATE TEMP TABLE IF NOT EXISTS stage_events (LIKE events) ON COMMIT DELETE ROWS"
 _MOVE = f"""INSERT INTO events ({_COLUMNS})
-    SELECT {_COLUMNS} FROM stage_events ORDER BY device_id, epoch, seq
-    ON CONFLICT (device_id, epoch, seq) DO NOTHING
+    SELECT {_COLUMNS} FROM stage_events ORDER BY device_id, outbox_id, seq, epoch
+    ON CONFLICT (device_id, outbox_id, seq, epoch) DO NOTHING
     RETURNING site, device_id, line, direction, cls, ts"""
+_CHANGED = """SELECT s.device_id, s.outbox_id, s.seq, s.epoch FROM stage_events s JOIN events e
+    USING (device_id, outbox_id, seq, epoch)
+    WHERE (e.line, e.direction, e.cls, e.ts, e.track_id)
+        IS DISTINCT FROM (s.line, s.direction, s.cls, s.ts, s.track_id)"""
 
 
 def _pg(sql: str) -> str:
@@ -174,6 +179,11 @@ class PostgresStore(Store):
                     copy.write_row(e.values(rx))
             cur.execute(_MOVE)
             return list(cur.fetchall())
+
+    def _changed_events(self, rows: list[EventRow]) -> list[EventRow]:
+        """Compares the staged rows (still there: they go ``ON COMMIT``) with the stored."""
+        keys = {tuple(r) for r in self._execute(_CHANGED)}
+        return [e for e in rows if (e.device_id, e.outbox_id, e.seq, e.epoch) in keys]
 
     @contextmanager
     def reading(self) -> Iterator[Reader]:

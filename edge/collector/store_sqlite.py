@@ -19,9 +19,12 @@ from edge.collector.store import Reader, Row, Store, StoreDataError, StoreUnavai
 from edge.errors import StoreError
 
 _TRANSIENT_WORDS = ("locked", "busy", "disk i/o", "database or disk is full")
-_INSERT_EVENT = """INSERT INTO events (device_id, epoch, seq, site, line, direction, cls, ts,
-    track_id, confidence, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-    ON CONFLICT (device_id, epoch, seq) DO NOTHING"""
+_INSERT_EVENT = """INSERT INTO events (device_id, outbox_id, epoch, seq, site, line, direction,
+    cls, ts, track_id, confidence, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (device_id, outbox_id, seq, epoch) DO NOTHING"""
+
+_STORED_EVENT = """SELECT line, direction, cls, ts, track_id FROM events
+    WHERE device_id = ? AND outbox_id = ? AND seq = ? AND epoch = ?"""
 
 
 def _connect(path: str, busy_timeout_s: float = 10.0) -> sqlite3.Connection:
@@ -93,6 +96,14 @@ class SqliteStore(Store):
             if cur.rowcount == 1:
                 inserted.append((e.site, e.device_id, e.line, e.direction, e.cls, e.ts_s))
         return inserted
+
+    def _changed_events(self, rows: list[EventRow]) -> list[EventRow]:
+        changed = []
+        for e in rows:
+            stored = self._conn.execute(_STORED_EVENT, (e.device_id, e.outbox_id, e.seq, e.epoch))
+            if stored.fetchone() != (e.line, e.direction, e.cls, e.ts_s, e.track_id):
+                changed.append(e)
+        return changed
 
     @contextmanager
     def reading(self) -> Iterator[Reader]:

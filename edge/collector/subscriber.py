@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from edge.collector.config import MqttSubscriberConfig
 from edge.collector.ingest import REJECT_EXCERPT_BYTES, Received
 from edge.publish.client import ClientOptions, Inbound, LinkChange, MqttClient
-from edge.wire import subscription
+from edge.wire import AckMsg, encode, subscription, topic
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +110,14 @@ class MqttSubscriber:
         for d in deliveries:
             if d.qos > 0 and d.generation == gen:
                 self._client.ack(d.mid, d.qos)
+
+    def publish_acks(self, acks: dict[tuple[str, str], dict[str, int]]) -> None:
+        """Publish each device's retained ``.../ack`` (QoS 1; paho queues it while offline)."""
+        for (site, device_id), outboxes in acks.items():
+            msg = AckMsg(v=1, type="ack", device_id=device_id, outboxes=outboxes, ts=time.time())
+            where = topic(self._cfg.topic_prefix, site, device_id, "ack")
+            if self._client.send(where, encode(msg), 1, True) < 0:
+                self._warn(f"MQTT client refused the ack for {device_id}")
 
     # Client hooks (the network thread): count, queue, log; never block.
     def _on_link(self, change: LinkChange) -> None:

@@ -4,6 +4,10 @@ Retry rules: a transient database failure retries the same batch with backoff, h
 acknowledgements (the broker stops sending at ``receive_maximum``, so nothing piles up); a
 value the database refuses makes the batch go message by message, and the one refused is
 stored as a reject instead. Nothing is acknowledged that is not committed.
+
+End to end: after the commit (and the PUBACKs), the acked seq of every device outbox the
+batch touched is recomputed from the database (``acks.py``) and handed to ``on_acks``, which
+publishes the retained ``.../ack`` messages the devices wait for.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from edge.collector.config import IngestConfig
 from edge.collector.ingest import DB_REFUSED, Ingested, Reject, ingest
 from edge.collector.store import Store, StoreDataError, StoreUnavailable, WriteResult
 from edge.collector.subscriber import Delivery
+from edge.wire import LEGACY_OUTBOX_ID
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +41,7 @@ class WriterStats:
     batches: int = 0
     store_retries: int = 0
     last_batch_ms: float = 0.0
+    acks_published: int = 0
 
 
 class Writer:
@@ -68,6 +74,8 @@ class Writer:
         self.limits = IngestConfig()
         self._unlogged_rejects, self._last_reject_log_s = 0, -1e9
         self._busy = False
+        #: called after a commit with ``(site, device_id)`` -> outbox id -> acked seq.
+        self.on_acks: Callable[[dict[tuple[str, str], dict[str, int]]], None] | None = None
         self._thread = threading.Thread(target=self._run, name="collector-writer", daemon=True)
 
     def start(self) -> None:
@@ -133,6 +141,7 @@ class Writer:
         if result is None:  # stopping while the database is down: the broker resends
             return
         self._ack(batch)
+        self._publish_acks(ingested)
         s = self.stats
         s.messages += len(batch)
         s.batches += 1
@@ -140,6 +149,24 @@ class Writer:
         s.events_duplicate += result.duplicates
         s.rejected += result.rejected
         s.last_batch_ms = (time.perf_counter() - t0) * 1000
+
+    def _publish_acks(self, ingested: list[Ingested]) -> None:
+        """Recompute and hand on the acks of the outboxes this batch touched."""
+        touched: dict[tuple[str, str, str], int] = {}
+        for m in ingested:
+            for e in m.events:
+                if e.outbox_id != LEGACY_OUTBOX_ID:
+                    key = (e.site, e.device_id, e.outbox_id)
+                    touched[key] = max(touched.get(key, 0), m.base_seq or 0)
+        if not touched or self.on_acks is None:
+            return
+        try:
+            acks = self._store.update_acks(touched)
+        except StoreUnavailable as err:  # the device resends after its timeout; we redo it
+            log.warning("cannot compute acks now: %s", err)
+            return
+        self.on_acks(acks)
+        self.stats.acks_published += len(acks)
 
     def _log_rejects(self, ingested: list[Ingested]) -> None:
         """Warn about rejected payloads, at most once every 10 s (a broken device repeats)."""

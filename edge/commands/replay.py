@@ -55,6 +55,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     g = p.add_argument_group("publishing (optional): journal and ship every crossing over MQTT")
     g.add_argument("--mqtt", metavar="URL", help="broker, mqtt://HOST:PORT or mqtts://HOST:PORT")
+    g.add_argument(
+        "--delivery",
+        choices=("collector", "broker"),
+        help="a crossing is delivered once the collector acks it (default) or the broker does",
+    )
     g.add_argument("--state-dir", type=Path, help="where the outbox lives (default: config)")
     g.add_argument("--device-id", help="device id in topics and events (default: config)")
     g.add_argument("--site", help="site id in topics (default: config)")
@@ -91,6 +96,8 @@ def _device_overrides(args: argparse.Namespace, data: dict[str, Any]) -> None:
             device[key] = value
     if args.mqtt:
         data["mqtt"] = {**(data.get("mqtt") or {}), "url": args.mqtt}
+    if args.delivery:
+        data["mqtt"] = {**(data.get("mqtt") or {}), "delivery": args.delivery}
 
 
 def effective_config(args: argparse.Namespace) -> AppConfig:

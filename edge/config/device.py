@@ -38,6 +38,18 @@ class MqttConfig(_Strict):
     reconnect_max_s: float = Field(60.0, gt=0)
     counts_interval_s: float = Field(60.0, gt=0)
     telemetry_interval_s: float = Field(30.0, gt=0)
+    #: When a crossing leaves the outbox: ``collector`` once the collector acknowledged it on
+    #: ``.../ack`` (end to end, the default); ``broker`` on the broker's PUBACK, for brokers
+    #: read by something else than the edge collector (no end-to-end guarantee then).
+    delivery: Literal["collector", "broker"] = "collector"
+    #: Without the collector's ack this long after the broker took a batch, unacknowledged
+    #: crossings are sent again; the wait doubles (jittered) up to ``retry_max_s`` each time.
+    ack_timeout_s: float = Field(30.0, gt=0)
+    #: Longest pause after a refused publish (PUBACK >= 0x80 or 0x10 "No matching
+    #: subscribers") or an unanswered ack; the pause starts at 1 s and doubles, jittered.
+    retry_max_s: float = Field(300.0, gt=0)
+    #: Most crossings per events message; the broker's Maximum Packet Size bounds it too.
+    max_batch_events: int = Field(100, ge=1, le=10_000)
 
 
 class OutboxConfig(_Strict):

@@ -7,6 +7,11 @@ on an SD card), far below the crossing rate of a checkpoint.
 
 Cap policy (``OutboxConfig.max_rows``): see ``cap.py``.
 
+Identity: a random ``outbox_id`` per journal (``tallies.identity``), so a wiped device starts a
+fresh key space ``(device_id, outbox_id, seq)``. A row is pending until *delivered*
+(``sent_utc_s`` set): acked by the collector (``mark_delivered``) or, in broker-only delivery,
+by the broker (``mark_sent``); ``claims.py`` holds what is in flight or awaiting the ack.
+
 Threads: each thread gets its own SQLite connection (WAL lets a reader and a writer run at once);
 writes take ``BEGIN IMMEDIATE`` so two writers queue on the busy timeout instead of deadlocking.
 """
@@ -25,6 +30,7 @@ from edge.config import OutboxConfig
 from edge.errors import OutboxError
 from edge.outbox import tallies
 from edge.outbox.cap import CapLog, enforce_cap
+from edge.outbox.claims import Claims
 from edge.outbox.tallies import SCHEMA, SCHEMA_VERSION, IntervalCounts, Totals, meta, set_meta
 from edge.types import CountRecord, Crossing
 
@@ -46,10 +52,12 @@ class Outbox:
         self.config = config
         self.counts_interval_s = counts_interval_s
         self.epoch = 0
+        self.outbox_id = ""
         self._local = threading.local()
         self._cons: list[sqlite3.Connection] = []
         self._lock = threading.RLock()
-        self._inflight: set[int] = set()
+        #: rows in flight and awaiting the collector's ack (``took``, ``rewind``).
+        self.claims = Claims()
         self._appended = threading.Event()
         self._cap_log = CapLog(config.max_rows)
 
@@ -102,7 +110,11 @@ class Outbox:
                 )
             self.epoch = meta(con, "epoch") + int(new_epoch)
             set_meta(con, "epoch", self.epoch)
-        log.info("outbox %s opened: device %s epoch %d", self.path, self.device_id, self.epoch)
+            self.outbox_id = tallies.identity(con)
+        log.info(
+            "outbox %s opened: device %s outbox %s epoch %d",
+            self.path, self.device_id, self.outbox_id, self.epoch,
+        )  # fmt: skip
 
     def _con(self) -> sqlite3.Connection:
         con: sqlite3.Connection | None = getattr(self._local, "con", None)
@@ -155,39 +167,52 @@ class Outbox:
         except sqlite3.Error as err:
             raise OutboxError(f"{self.path}: cannot journal crossing: {err}") from None
         self._appended.set()
-        return CountRecord(self.device_id, self.epoch, seq, event_utc_s, crossing)
+        return CountRecord(self.device_id, self.epoch, seq, event_utc_s, crossing, self.outbox_id)
 
     def pending(self, limit: int) -> list[CountRecord]:
-        """Claim up to ``limit`` unsent records, oldest first, skipping those already in flight.
+        """Claim up to ``limit`` undelivered records, oldest first, skipping those in flight
+        and those the broker already took (``claims.py``: until ``rewind``).
 
-        Claimed records stay in flight (in memory only) until ``mark_sent`` or ``release``;
-        after a restart every unsent row is pending again.
+        Claimed records stay in flight (in memory only) until ``mark_sent``, ``claims.took``
+        or ``release``; after a restart every undelivered row is pending again.
         """
-        with self._lock:
-            skip = len(self._inflight)
-            rows = (
-                self._con()
-                .execute(
-                    f"SELECT {_COLS} FROM events WHERE sent_utc_s IS NULL ORDER BY seq LIMIT ?",
-                    (limit + skip,),
-                )
-                .fetchall()
-            )
-            out = [self._record(r) for r in rows if r[0] not in self._inflight][:limit]
-            self._inflight.update(r.seq for r in out)
+        cl = self.claims
+        with cl.lock:
+            sql = f"SELECT {_COLS} FROM events WHERE sent_utc_s IS NULL AND seq > ? ORDER BY seq"
+            rows = self._con().execute(f"{sql} LIMIT ?", (cl.cursor, limit + len(cl.inflight)))
+            out = [self._record(r) for r in rows if r[0] not in cl.inflight][:limit]
+            cl.claim([r.seq for r in out])
         return out
 
     def _record(self, r: tuple[int, int, float, str, str, str, int, float, float]) -> CountRecord:
         crossing = Crossing(r[3], r[4], r[5], r[6], r[7], r[8])  # type: ignore[arg-type]
-        return CountRecord(self.device_id, r[1], r[0], r[2], crossing)
+        return CountRecord(self.device_id, r[1], r[0], r[2], crossing, self.outbox_id)
 
     def release(self, seqs: Iterable[int]) -> None:
-        """Return claimed records to the pending queue (the broker did not acknowledge them)."""
-        with self._lock:
-            self._inflight.difference_update(seqs)
+        """Return claimed records to the pending queue (the broker did not take them)."""
+        self.claims.release(seqs)
+
+    def mark_delivered(self, up_to_seq: int) -> int:
+        """Record that the collector stored every record up to ``up_to_seq``; return rows."""
+        with self._write() as con:
+            n = con.execute(
+                "UPDATE events SET sent_utc_s = ? WHERE seq <= ? AND sent_utc_s IS NULL",
+                (time.time(), up_to_seq),
+            ).rowcount
+        return int(n)
+
+    def floor(self) -> int:
+        """Highest seq at or below which every record is delivered or was dropped by the cap
+        (sent as ``base_seq``: the collector's ack skips the gaps the device made)."""
+        con = self._con()
+        row = con.execute("SELECT MIN(seq) FROM events WHERE sent_utc_s IS NULL").fetchone()
+        if row[0] is not None:
+            return int(row[0]) - 1
+        return meta(con, "last_seq")
 
     def mark_sent(self, seqs: Iterable[int]) -> None:
-        """Record that the broker acknowledged (PUBACK) these records; call only then."""
+        """Record these records as delivered without a collector's ack (broker-only delivery,
+        or a record that cannot be encoded); call only then."""
         seqs = list(seqs)
         if not seqs:
             return
@@ -200,9 +225,9 @@ class Outbox:
         self.release(seqs)
 
     def inflight(self) -> int:
-        """Number of records claimed by ``pending`` and not yet acknowledged or released."""
-        with self._lock:
-            return len(self._inflight)
+        """Number of records claimed by ``pending`` and not yet taken or released."""
+        with self.claims.lock:
+            return len(self.claims.inflight)
 
     def wait_appended(self, timeout_s: float) -> bool:
         """Block until this handle appends a record (or ``timeout_s``); resets the signal."""
@@ -222,7 +247,7 @@ class Outbox:
         return n
 
     def depth(self) -> int:
-        """Number of rows not yet acknowledged by the broker (in flight included)."""
+        """Number of rows not yet delivered (in flight and awaiting the collector included)."""
         row = self._con().execute("SELECT COUNT(*) FROM events WHERE sent_utc_s IS NULL")
         return int(row.fetchone()[0])
 

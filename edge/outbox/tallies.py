@@ -6,11 +6,15 @@ its totals and its interval count are committed together (``Outbox.append``).
 
 from __future__ import annotations
 
+import logging
 import math
+import secrets
 import sqlite3
 from dataclasses import dataclass
 
 from edge.types import Crossing
+
+log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 SCHEMA = """
@@ -41,6 +45,20 @@ def meta(con: sqlite3.Connection, key: str) -> int:
 def set_meta(con: sqlite3.Connection, key: str, value: object) -> None:
     """Set a value in the ``meta`` table (inside the caller's transaction)."""
     con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+
+def identity(con: sqlite3.Connection) -> str:
+    """The journal's random ``outbox_id`` (16 hex digits), created on first use: a journal
+    from before outbox ids gets one when it is first opened (inside the caller's transaction).
+    """
+    row = con.execute("SELECT value FROM meta WHERE key = 'outbox_id'").fetchone()
+    if row is not None:
+        return str(row[0])
+    outbox_id = secrets.token_hex(8)
+    set_meta(con, "outbox_id", outbox_id)
+    if meta(con, "last_seq"):
+        log.warning("outbox had no id (written by an older version): it is now %s", outbox_id)
+    return outbox_id
 
 
 def _add(counts: Counts, direction: str, class_name: str, n: int) -> None:

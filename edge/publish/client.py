@@ -181,13 +181,17 @@ class MqttClient:
             log.exception("MQTT client %s: a callback failed", self.opts.client_id)
             self._failure = self._failure or err
 
-    def _on_connect(self, _c: Any, _u: Any, flags: Any, rc: ReasonCode, _p: Any) -> None:
+    def _on_connect(self, _c: Any, _u: Any, flags: Any, rc: ReasonCode, props: Any) -> None:
         if not rc.is_failure and self._filters:
             self._paho.subscribe([(f, 1) for f in self._filters])  # only queues a packet
         if not rc.is_failure:
             self._takeover.accepted()
         present = bool(getattr(flags, "session_present", False))
-        change = LinkChange(not rc.is_failure, str(rc), rc.is_failure, present)
+        limit = getattr(props, "MaximumPacketSize", None)
+        change = LinkChange(
+            not rc.is_failure, str(rc), rc.is_failure, present, code=rc.value,
+            max_packet_bytes=None if limit is None else int(limit),
+        )  # fmt: skip
         self._hand(self.on_link, change)
 
     def _on_connect_fail(self, _c: Any, _u: Any) -> None:
@@ -196,10 +200,11 @@ class MqttClient:
     def _on_disconnect(self, _c: Any, _u: Any, _f: Any, rc: ReasonCode, _p: Any) -> None:
         normal = not rc.is_failure
         taken = self._takeover.lost(rc.value, requested=normal)
-        self._hand(self.on_link, LinkChange(False, str(rc), taken_over=taken, normal=normal))
+        change = LinkChange(False, str(rc), taken_over=taken, normal=normal, code=rc.value)
+        self._hand(self.on_link, change)
 
     def _on_publish(self, _c: Any, _u: Any, mid: int, rc: ReasonCode, _p: Any) -> None:
-        self._hand(self.on_ack, PubAck(mid, not rc.is_failure, str(rc)))
+        self._hand(self.on_ack, PubAck(mid, not rc.is_failure, str(rc), rc.value))
 
     def _on_message(self, _c: Any, _u: Any, msg: paho.MQTTMessage) -> None:
         try:

@@ -2,8 +2,9 @@
 
 The ``Drainer`` runs in one thread and is the only code that touches the in-flight table, so it
 needs no lock. client hooks (``mqtt.py``) only put ``Signal`` objects on ``signals``.
-Backpressure: at most ``max_inflight`` QoS 1 messages (each up to ``batch_events`` crossings)
-await a PUBACK; the rest wait in the outbox, which is the queue.
+Backpressure: at most ``max_inflight`` QoS 1 messages (each up to ``batch_events`` crossings,
+and within the broker's Maximum Packet Size) await a PUBACK; the rest wait in the outbox,
+which is the queue. Delivery rules (reason codes, backoff, the collector's ack): ``delivery.py``.
 """
 
 from __future__ import annotations
@@ -12,18 +13,31 @@ import logging
 import queue
 import threading
 import time
-from dataclasses import dataclass, field
-from typing import Protocol
+from dataclasses import dataclass
 
 from pydantic import BaseModel, ValidationError
 
 from edge import wire
+from edge.errors import WireError
 from edge.outbox import IntervalCounts, Outbox
-from edge.publish import MetricValue, StatusInfo
+from edge.publish import StatusInfo
+from edge.publish.delivery import (
+    PACKET_OVERHEAD_BYTES,
+    PACKET_TOO_LARGE,
+    AckWatch,
+    Backoff,
+    LinkStats,
+    fit,
+    verdict,
+)
 from edge.publish.encode import by_line, dir_counts, event
 from edge.publish.ratelog import RateLimitedLog
+from edge.publish.reports import ReportClock, Reports
+from edge.publish.signals import Ack, DrainSettings, Link, Received, Signal, Transport
 from edge.publish.zones import LatestZones
 from edge.types import CountRecord
+
+__all__ = ["Ack", "DrainSettings", "Drainer", "Link", "Received", "Signal", "Transport"]
 
 log = logging.getLogger(__name__)
 
@@ -33,61 +47,13 @@ _STATE_MIN_S = 1.0
 _PRUNE_EVERY_S = 600.0
 
 
-class Transport(Protocol):
-    """What the drainer needs from an MQTT client."""
-
-    def send(self, topic: str, payload: bytes, qos: int, retain: bool, expiry_s: int = 0) -> int:
-        """Queue a message; return its message id, or -1 if the client refused it."""
-
-
-@dataclass(frozen=True)
-class Ack:
-    """PUBACK (or QoS 0 write) for ``mid``; ``ok`` is False for a failure reason code."""
-
-    mid: int
-    ok: bool
-    reason: str
-
-
-@dataclass(frozen=True)
-class Link:
-    """CONNACK or loss of connection; ``up`` with ``refused`` set means a refused CONNACK."""
-
-    up: bool
-    reason: str
-    refused: bool = False
-
-
-Signal = Ack | Link
-
-
-@dataclass(frozen=True)
-class DrainSettings:
-    """Knobs of the drainer; see ``MqttConfig`` for their meaning."""
-
-    prefix: str
-    site: str
-    max_inflight: int = 20
-    batch_events: int = 100
-    telemetry_interval_s: float = 30.0
-
-
 @dataclass(frozen=True)
 class _Flight:
     seqs: tuple[int, ...] = ()
     interval: IntervalCounts | None = None
 
 
-@dataclass
-class _Clock:
-    state_seq: int = -1
-    state_mono: float = 0.0
-    periodic_mono: float = 0.0
-    telemetry_mono: float = 0.0
-    prune_mono: float = field(default_factory=time.monotonic)
-
-
-class Drainer:
+class Drainer(Reports):
     """Sends the outbox oldest first as QoS 1 batches and marks rows sent on PUBACK only."""
 
     def __init__(
@@ -103,15 +69,14 @@ class Drainer:
         self.refused: str | None = None
         self.reconnects = 0
         self._flights: dict[int, _Flight] = {}
-        self._clock = _Clock()
+        self._clock = ReportClock()
         self._ratelog = RateLimitedLog(logger=log)
+        self.backoff = Backoff(1.0, settings.retry_max_s)
+        self.acks = AckWatch(settings.ack_timeout_s, settings.retry_max_s)
+        self.stats = LinkStats()
+        self._batch_cap = settings.batch_events
         #: zone snapshots waiting to be sent (newest per zone; see ``publish/zones.py``).
         self.zones = LatestZones()
-
-    def topic(self, kind: str, name: str | None = None) -> str:
-        """Topic of this device for ``kind`` (and line name)."""
-        s = self.settings
-        return wire.topic(s.prefix, s.site, self.outbox.device_id, kind, name)
 
     def inflight(self) -> int:
         """QoS 1 messages awaiting a PUBACK."""
@@ -132,16 +97,6 @@ class Drainer:
         while self._flights and self.connected.is_set() and time.monotonic() < deadline:
             self._handle_signals(_POLL_S)
 
-    def status_payload(self, state: str) -> bytes:
-        """Encoded status message (``online``, ``offline``, ``stopped``)."""
-        i = self.info
-        msg = wire.StatusMsg(
-            v=1, type="status", device_id=self.outbox.device_id, state=state,
-            ts=time.time(), version=i.version, model=i.model, config_hash=i.config_hash,
-            epoch=self.outbox.epoch,
-        )  # fmt: skip
-        return wire.encode(msg)
-
     def _handle_signals(self, timeout_s: float) -> None:
         try:
             sig = self.signals.get(timeout=timeout_s)
@@ -150,6 +105,8 @@ class Drainer:
         while True:
             if isinstance(sig, Ack):
                 self._on_ack(sig)
+            elif isinstance(sig, Received):
+                self._on_collector_ack(sig)
             else:
                 self._on_link(sig)
             try:
@@ -161,23 +118,61 @@ class Drainer:
         flight = self._flights.pop(ack.mid, None)
         if flight is None:
             return
-        if not ack.ok:
-            self.outbox.release(flight.seqs)
-            self._ratelog(logging.ERROR, "puback", "broker rejected a publish: %s", ack.reason)
+        outcome = verdict(ack.code) if ack.ok else "refused"
+        if outcome != "taken":
+            self._not_taken(flight, ack, outcome)
         elif flight.interval is not None:
+            self.backoff.reset()
             iv = flight.interval
             self.outbox.mark_interval_sent(iv.line, iv.start_s, iv.rev)
-        else:
+        elif self.settings.delivery == "broker":
+            self.backoff.reset()
             self.outbox.mark_sent(flight.seqs)
+        else:
+            self.backoff.reset()
+            self.outbox.claims.took(flight.seqs)
+            if flight.seqs:
+                self.acks.took(max(flight.seqs), time.monotonic())
+
+    def _not_taken(self, flight: _Flight, ack: Ack, outcome: str) -> None:
+        """0x10 (nobody subscribed) or >= 0x80 (refused): keep the rows, back off, resend."""
+        self.outbox.release(flight.seqs)
+        wait_s = self.backoff.fail(time.monotonic())
+        st = self.stats
+        st.last_refusal = f"0x{ack.code:02x} {ack.reason}"
+        if outcome == "unrouted":
+            st.unrouted_publishes += 1
+        else:
+            st.refused_publishes += 1
+        self._ratelog(
+            logging.ERROR, outcome, "broker %s a publish (reason code 0x%02x %s): %d crossings "
+            "kept in the outbox, retrying in %.1f s",
+            "delivered to no subscriber" if outcome == "unrouted" else "refused",
+            ack.code, ack.reason, len(flight.seqs), wait_s,
+        )  # fmt: skip
+
+    def _on_collector_ack(self, rx: Received) -> None:
+        """The collector's retained ack: rows up to its seq for our outbox are delivered."""
+        try:
+            _top, msg = wire.decode_for_topic(rx.topic, rx.payload)
+        except WireError as err:
+            self._ratelog(logging.WARNING, "ackmsg", "unreadable ack on %s: %s", rx.topic, err)
+            return
+        if not isinstance(msg, wire.AckMsg) or msg.device_id != self.outbox.device_id:
+            return
+        seq = msg.outboxes.get(self.outbox.outbox_id)
+        if seq is not None and self.acks.acked(seq, time.monotonic()):
+            self.outbox.mark_delivered(seq)
 
     def _on_link(self, link: Link) -> None:
         if link.up and not link.refused:
             self.connected.set()
             self.refused = None
             self.reconnects += 1
+            self.stats.max_packet_bytes = link.max_packet_bytes
             log.info("connected to the broker; %d crossings waiting", self.outbox.depth())
             self.transport.send(self.topic("status"), self.status_payload("online"), 1, True)
-            self._clock = _Clock(prune_mono=self._clock.prune_mono)
+            self._clock = ReportClock(prune_mono=self._clock.prune_mono)
         elif link.refused:
             self.refused = link.reason
             self._ratelog(
@@ -185,20 +180,39 @@ class Drainer:
             )
         else:
             self.connected.clear()
+            if link.code == PACKET_TOO_LARGE:  # a broker that did not announce its limit
+                self.stats.oversize_disconnects += 1
+                self._batch_cap = max(1, self._batch_cap // 2)
+                log.error(
+                    "broker closed the connection (reason code 0x%02x %s): batches now at "
+                    "most %d crossings", link.code, link.reason, self._batch_cap,
+                )  # fmt: skip
             self._ratelog(
                 logging.WARNING, "down", "broker connection lost (%s); counting into the outbox",
                 link.reason,
             )  # fmt: skip
 
     def _send_events(self) -> None:
-        while len(self._flights) < self.settings.max_inflight:
-            recs = self.outbox.pending(self.settings.batch_events)
+        now = time.monotonic()
+        if self.settings.delivery == "collector" and self.acks.due(now):
+            self.outbox.claims.rewind()
+            self._ratelog(
+                logging.WARNING, "noack", "no ack from the collector past seq %d: sending the "
+                "unacknowledged crossings again (next wait %.0f s)",
+                self.acks.acked_seq, self.acks.timeout_s,
+            )  # fmt: skip
+        if not self.backoff.ready(now):
+            return
+        window = 1 if self.backoff.active else self.settings.max_inflight  # probe when refused
+        while len(self._flights) < window:
+            recs = self.outbox.pending(self._batch_cap)
             if not recs:
                 return
+            base = self.outbox.floor() if self.settings.delivery == "collector" else None
             for line, group in by_line(recs).items():
-                self._publish_batch(line, group)
+                self._publish_batch(line, group, base)
 
-    def _publish_batch(self, line: str, recs: list[CountRecord]) -> None:
+    def _publish_batch(self, line: str, recs: list[CountRecord], base: int | None) -> None:
         events = []
         for r in recs:
             try:
@@ -206,13 +220,30 @@ class Drainer:
             except ValidationError as err:
                 log.error("seq %d cannot be encoded, skipped (still counted): %s", r.seq, err)
                 self.outbox.mark_sent([r.seq])
-        if not events:
-            return
-        msg = wire.EventsMsg(v=1, type="events", device_id=self.outbox.device_id, events=events)
-        self._track(self.topic("events", line), msg, _Flight(seqs=tuple(e.seq for e in events)))
+        topic = self.topic("events", line)
+        limit = self.stats.max_packet_bytes
+        limit = None if limit is None else limit - len(topic.encode()) - PACKET_OVERHEAD_BYTES
+
+        def encode(idx: list[int]) -> bytes:
+            msg = wire.EventsMsg(
+                v=1, type="events", device_id=self.outbox.device_id,
+                events=[events[i] for i in idx], base_seq=base,
+            )  # fmt: skip
+            return wire.encode(msg)
+
+        for idx, payload in fit(list(range(len(events))), encode, limit) if events else []:
+            seqs = tuple(events[i].seq for i in idx)
+            if limit is not None and len(payload) > limit:
+                log.error("seq %d is larger than the broker's packet limit, skipped", seqs[0])
+                self.outbox.mark_sent(seqs)
+                continue
+            self._track_payload(topic, payload, _Flight(seqs=seqs))
 
     def _track(self, topic: str, msg: BaseModel, flight: _Flight) -> None:
-        mid = self.transport.send(topic, wire.encode(msg), 1, False)
+        self._track_payload(topic, wire.encode(msg), flight)
+
+    def _track_payload(self, topic: str, payload: bytes, flight: _Flight) -> None:
+        mid = self.transport.send(topic, payload, 1, False)
         if mid < 0:
             self.outbox.release(flight.seqs)
             self._ratelog(logging.WARNING, "send", "MQTT client refused a publish on %s", topic)
@@ -234,27 +265,9 @@ class Drainer:
             c.prune_mono = now
             self.outbox.prune()
 
-    def _send_zones(self) -> None:
-        """Zone snapshots: QoS 1, not retained, not tracked (a lost one is superseded), with
-        a message expiry of a minute (MQTT 5) so a stale snapshot is not delivered late."""
-        for msg in self.zones.take():
-            payload = wire.encode(msg)
-            if self.transport.send(self.topic("zones", msg.zone), payload, 1, False, 60) < 0:
-                self._ratelog(logging.WARNING, "zones", "MQTT client refused a zone snapshot")
-
-    def _send_state(self) -> None:
-        totals = self.outbox.totals()
-        if totals.last_seq == self._clock.state_seq:
-            return
-        self._clock.state_seq, self._clock.state_mono = totals.last_seq, time.monotonic()
-        msg = wire.StateMsg(
-            v=1, type="state", device_id=self.outbox.device_id, epoch=self.outbox.epoch,
-            ts=time.time(), lines={k: dir_counts(v) for k, v in totals.lines.items()},
-            last_seq=totals.last_seq, dropped=totals.dropped,
-        )  # fmt: skip
-        self.transport.send(self.topic("state"), wire.encode(msg), 1, True)
-
     def _send_counts(self) -> None:
+        if not self.backoff.ready(time.monotonic()):
+            return
         busy = {(f.interval.line, f.interval.start_s) for f in self._flights.values() if f.interval}
         for iv in self.outbox.closed_intervals(time.time()):
             if len(self._flights) >= self.settings.max_inflight:
@@ -266,27 +279,3 @@ class Drainer:
                 start=iv.start_s, end=iv.end_s, counts=dir_counts(iv.counts),
             )  # fmt: skip
             self._track(self.topic("counts", iv.line), msg, _Flight(interval=iv))
-
-    def _send_telemetry(self) -> None:
-        metrics = self.metrics()
-        msg = wire.TelemetryMsg(
-            v=1, type="telemetry", device_id=self.outbox.device_id, ts=time.time(), metrics=metrics
-        )
-        expiry = max(1, round(2 * self.settings.telemetry_interval_s))
-        self.transport.send(self.topic("telemetry"), wire.encode(msg), 0, False, expiry)
-
-    def metrics(self) -> dict[str, MetricValue]:
-        """Outbox and link health, merged with ``StatusInfo.metrics``."""
-        totals = self.outbox.totals()
-        out: dict[str, MetricValue] = {
-            "outbox_depth": self.outbox.depth(),
-            "outbox_oldest_unsent_age_s": self.outbox.oldest_unsent_age_s(),
-            "outbox_dropped": totals.dropped,
-            "last_seq": totals.last_seq,
-            "epoch": self.outbox.epoch,
-            "mqtt_inflight": len(self._flights),
-            "mqtt_connects": self.reconnects,
-        }
-        if self.info.metrics is not None:
-            out.update(self.info.metrics())
-        return out

@@ -24,8 +24,8 @@ def event(r: CountRecord) -> wire.Event:
     """
     c = r.crossing
     return wire.Event.model_validate(
-        {"device_id": r.device_id, "epoch": r.epoch, "seq": r.seq, "ts": r.event_utc_s,
-         "line": c.line, "direction": c.direction, "class": c.class_name,
+        {"device_id": r.device_id, "outbox_id": r.outbox_id, "epoch": r.epoch, "seq": r.seq,
+         "ts": r.event_utc_s, "line": c.line, "direction": c.direction, "class": c.class_name,
          "track_id": max(0, c.track_id), "confidence": min(1.0, max(0.0, c.confidence))}
     )  # fmt: skip
 

@@ -17,8 +17,8 @@ from edge.config import DeviceConfig, MqttConfig, OutboxConfig
 from edge.errors import PublishError
 from edge.outbox import Outbox
 from edge.publish import StatusInfo
-from edge.publish.client import LinkChange, MqttClient, PubAck, device_options
-from edge.publish.drain import Ack, Drainer, DrainSettings, Link
+from edge.publish.client import Inbound, LinkChange, MqttClient, PubAck, device_options
+from edge.publish.drain import Ack, Drainer, DrainSettings, Link, Received
 from edge.publish.subscriber import Subscriber
 
 __all__ = ["MqttPublisher", "Subscriber", "device_options"]
@@ -65,8 +65,8 @@ class MqttPublisher:
         self.cfg = mqtt
         self.client = MqttClient(device_options(mqtt, device.id))
         settings = DrainSettings(
-            mqtt.topic_prefix, device.site, mqtt.max_inflight,
-            telemetry_interval_s=mqtt.telemetry_interval_s,
+            mqtt.topic_prefix, device.site, mqtt.max_inflight, mqtt.max_batch_events,
+            mqtt.telemetry_interval_s, mqtt.delivery, mqtt.ack_timeout_s, mqtt.retry_max_s,
         )  # fmt: skip
         self.drainer = Drainer(self.outbox, self.client, settings, status_info or StatusInfo("?"))
         self._stopping = threading.Event()
@@ -76,13 +76,26 @@ class MqttPublisher:
         c.will(self.drainer.topic("status"), self.drainer.status_payload("offline"))
         c.on_link = self._on_link
         c.on_ack = self._on_ack
+        if mqtt.delivery == "collector":  # the collector's retained ack of this device
+            c.subscribe_on_connect([self.drainer.topic("ack")])
+            c.on_message = self._on_message
+            c.on_subscribed = self._on_subscribed
 
     # Client hooks (paho's network thread): hand a Signal to the drain thread, nothing else.
     def _on_link(self, change: LinkChange) -> None:
-        self.drainer.signals.put(Link(change.up or change.refused, change.reason, change.refused))
+        up = change.up or change.refused
+        link = Link(up, change.reason, change.refused, change.code, change.max_packet_bytes)
+        self.drainer.signals.put(link)
 
     def _on_ack(self, ack: PubAck) -> None:
-        self.drainer.signals.put(Ack(ack.mid, ok=ack.ok, reason=ack.reason))
+        self.drainer.signals.put(Ack(ack.mid, ok=ack.ok, reason=ack.reason, code=ack.code))
+
+    def _on_message(self, msg: Inbound) -> None:
+        self.drainer.signals.put(Received(msg.topic, msg.payload))
+
+    def _on_subscribed(self, failed: list[str]) -> None:
+        if failed:  # logged here: rare (an ACL without read access), and only logs
+            log.error("broker refused the subscription to the collector's ack: %s", failed)
 
     def publish_zone(self, msg: wire.ZoneMsg) -> None:
         """Queue a zone snapshot (thread-safe; the newest per zone wins; never journaled)."""
@@ -122,7 +135,8 @@ class MqttPublisher:
         """Wait until every journaled crossing is acknowledged, or ``timeout_s`` passes.
 
         Returns:
-            Crossings still unacknowledged (0 when everything was delivered).
+            Crossings still undelivered (0 when everything was delivered: acknowledged by
+            the collector, or by the broker with ``mqtt.delivery = "broker"``).
 
         Raises:
             PublishError: the broker refused the connection (bad credentials, not authorized);

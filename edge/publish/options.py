@@ -89,6 +89,8 @@ class LinkChange:
         taken_over: the broker closed this session because another client used its id (or,
             for a broker that does not say so, very probably did: see ``takeover.py``).
         normal: a disconnect this client asked for (``stop``), not a failure.
+        code: the reason code's value (0x95 ``Packet too large``, ...; 0 when none).
+        max_packet_bytes: MQTT 5 CONNACK Maximum Packet Size, None when unlimited.
     """
 
     up: bool
@@ -97,15 +99,22 @@ class LinkChange:
     session_present: bool = False
     taken_over: bool = False
     normal: bool = False
+    code: int = 0
+    max_packet_bytes: int | None = None
 
 
 @dataclass(frozen=True)
 class PubAck:
-    """The broker's PUBACK (QoS 1) or the write of a QoS 0 message, as handed to ``on_ack``."""
+    """The broker's PUBACK (QoS 1) or the write of a QoS 0 message, as handed to ``on_ack``.
+
+    ``code`` is the MQTT 5 reason code (0 under MQTT 3.1.1): ``ok`` is False for codes
+    >= 0x80; 0x10 (*No matching subscribers*) is ``ok`` for the broker but nobody got it.
+    """
 
     mid: int
     ok: bool
     reason: str
+    code: int = 0
 
 
 @dataclass(frozen=True)

@@ -8,15 +8,18 @@ Topic layout (``docs/mqtt.md`` has examples)::
     <prefix>/v1/<site>/<device>/state           retained, cumulative totals per line
     <prefix>/v1/<site>/<device>/telemetry       QoS 0 with message expiry
     <prefix>/v1/<site>/<device>/zones/<zone>    QoS 1, periodic queue occupancy and wait snapshot
+    <prefix>/v1/<site>/<device>/ack             retained, QoS 1, from the collector: seqs stored
 
 Every payload is a JSON object with ``"v": 1`` and ``"type"``; decoding checks both, the
 topic, and every field, and raises ``WireError`` naming what is wrong.
 """
 
 from edge.wire.messages import (
+    LEGACY_OUTBOX_ID,
     MAX_INT,
     MAX_TS,
     VERSION,
+    AckMsg,
     ClassCounts,
     CountsMsg,
     DirectionCounts,
@@ -24,6 +27,7 @@ from edge.wire.messages import (
     EventsMsg,
     Message,
     Name,
+    OutboxId,
     StateMsg,
     StatusMsg,
     TelemetryMsg,
@@ -48,11 +52,13 @@ from edge.wire.topics import (
 __all__ = [
     "KINDS",
     "KINDS_WITH_NAME",
+    "LEGACY_OUTBOX_ID",
     "MAX_INT",
     "MAX_TS",
     "NAME_PATTERN",
     "TOPIC_VERSION",
     "VERSION",
+    "AckMsg",
     "ClassCounts",
     "CountsMsg",
     "DirectionCounts",
@@ -60,6 +66,7 @@ __all__ = [
     "EventsMsg",
     "Message",
     "Name",
+    "OutboxId",
     "StateMsg",
     "StatusMsg",
     "TelemetryMsg",

@@ -48,13 +48,24 @@ class _Msg(BaseModel):
     v: Literal[1]
 
 
+#: The outbox id of events from agents older than outbox ids (their key is the old one).
+LEGACY_OUTBOX_ID = ""
+#: An outbox id: 16 lowercase hex digits (``""`` only for legacy events).
+OutboxId = Annotated[str, Field(pattern=r"^([0-9a-f]{16})?$")]
+
+
 class Event(BaseModel):
-    """One crossing as published; ``(device_id, epoch, seq)`` identifies it for ever."""
+    """One crossing as published; ``(device_id, outbox_id, seq)`` identifies it for ever.
+
+    ``outbox_id`` is the random id of the journal it was written to (a wiped device starts a
+    new one); events of older agents have none and map to ``LEGACY_OUTBOX_ID``.
+    """
 
     model_config = ConfigDict(
         extra="ignore", frozen=True, populate_by_name=True, allow_inf_nan=False
     )
     device_id: Name
+    outbox_id: OutboxId = LEGACY_OUTBOX_ID
     epoch: int = Field(ge=0, le=MAX_INT)
     seq: int = Field(ge=0, le=MAX_INT)
     ts: UtcSeconds = Field(description="event time, seconds since the Unix epoch, UTC")
@@ -71,6 +82,20 @@ class EventsMsg(_Msg):
     type: Literal["events"]
     device_id: Name
     events: list[Event] = Field(min_length=1, max_length=10_000)
+    #: every seq of the events' outbox at or below it is delivered or given up by the device
+    #: (outbox cap); the collector's ack starts there. Optional within v1.
+    base_seq: int | None = Field(None, ge=0, le=MAX_INT)
+
+
+class AckMsg(_Msg):
+    """What the collectors have stored of a device: per outbox id, the highest seq up to which
+    every crossing is committed (or was given up by the device). Retained, from the collector.
+    """
+
+    type: Literal["ack"]
+    device_id: Name
+    outboxes: dict[OutboxId, Annotated[int, Field(ge=0, le=MAX_INT)]] = Field(max_length=64)
+    ts: UtcSeconds
 
 
 class DirectionCounts(BaseModel):
@@ -104,6 +129,8 @@ class StateMsg(_Msg):
     last_seq: int | None = Field(None, ge=0)
     #: event rows the outbox cap dropped; they are still counted in ``lines``.
     dropped: int | None = Field(None, ge=0)
+    #: the journal these totals are of (optional: absent from agents before outbox ids).
+    outbox_id: OutboxId | None = None
 
 
 class StatusMsg(_Msg):
@@ -165,7 +192,7 @@ class ZoneMsg(_Msg):
 
 
 Message = Annotated[
-    EventsMsg | CountsMsg | StateMsg | StatusMsg | TelemetryMsg | ZoneMsg,
+    EventsMsg | CountsMsg | StateMsg | StatusMsg | TelemetryMsg | ZoneMsg | AckMsg,
     Field(discriminator="type"),
 ]
 _MESSAGE: TypeAdapter[Message] = TypeAdapter(Message)

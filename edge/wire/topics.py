@@ -16,7 +16,7 @@ from edge.errors import WireError
 
 TOPIC_VERSION = "v1"
 KINDS_WITH_NAME = frozenset({"events", "counts", "zones"})
-KINDS = frozenset({"status", "state", "telemetry"}) | KINDS_WITH_NAME
+KINDS = frozenset({"status", "state", "telemetry", "ack"}) | KINDS_WITH_NAME
 NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
 _NAME_RE = re.compile(NAME_PATTERN)
 

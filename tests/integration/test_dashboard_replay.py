@@ -27,8 +27,8 @@ def _replay(broker: Broker, state_dir: Path) -> dict[str, dict[str, dict[str, in
     video = require_asset(CLIPS_DIR / "tud_stadtmitte_walk" / "video.mp4")
     cmd = [
         sys.executable, "-m", "edge.cli", "replay", str(video), "--line", "L1:420,400,420,200",
-        "--mqtt", broker.url, "--state-dir", str(state_dir), "--device-id", "cam-a",
-        "--site", "site-1", "--json", "--no-progress",
+        "--mqtt", broker.url, "--delivery", "broker", "--state-dir", str(state_dir),
+        "--device-id", "cam-a", "--site", "site-1", "--json", "--no-progress",
     ]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
     assert proc.returncode == 0, proc.stderr

@@ -34,7 +34,9 @@ def crossing(i: int, line: str = "L1") -> Crossing:
 
 
 def mqtt_cfg(broker: Broker, **kw: object) -> MqttConfig:
-    return MqttConfig.model_validate({"url": broker.url, "reconnect_max_s": 1.0, **kw})
+    return MqttConfig.model_validate(
+        {"url": broker.url, "reconnect_max_s": 1.0, "delivery": "broker", **kw}
+    )
 
 
 @pytest.fixture
@@ -115,7 +117,11 @@ def test_broker_outage_loses_nothing(broker: Broker, sub: Subscriber, tmp_path: 
     box.close()
 
 
-def test_stop_leaves_retained_stopped_and_state(broker: Broker, tmp_path: Path) -> None:
+def test_stop_leaves_retained_stopped_and_state(
+    broker: Broker, sub: Subscriber, tmp_path: Path
+) -> None:
+    # ``sub`` reads the events: with no subscriber at all the broker answers 0x10 (no
+    # matching subscribers) and the crossings rightly stay in the outbox.
     box = Outbox.open(tmp_path / "outbox.sqlite", DEVICE.id, OutboxConfig())
     pub = MqttPublisher(mqtt_cfg(broker), DEVICE, box, StatusInfo("1", config_hash="abc"))
     pub.start()
@@ -145,7 +151,7 @@ from edge.publish.mqtt import MqttPublisher
 from edge.types import Crossing
 url, path, n, keepalive = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 box = Outbox.open(path, "dev1", OutboxConfig())
-cfg = MqttConfig(url=url, keepalive_s=keepalive, reconnect_max_s=1.0)
+cfg = MqttConfig(url=url, keepalive_s=keepalive, reconnect_max_s=1.0, delivery="broker")
 pub = MqttPublisher(cfg, DeviceConfig(id="dev1", site="post-7"), box)
 pub.start()
 for i in range(n):
@@ -212,7 +218,9 @@ def test_last_will_offline_after_kill(broker: Broker, tmp_path: Path) -> None:
     assert [m for m in msgs if isinstance(m, wire.StatusMsg)][-1].state == "offline"
 
 
-def test_tail_prints_decoded_and_rejects_malformed(broker: Broker, tmp_path: Path) -> None:
+def test_tail_prints_decoded_and_rejects_malformed(
+    broker: Broker, sub: Subscriber, tmp_path: Path
+) -> None:  # ``sub`` reads the events (unread ones are answered 0x10 and stay in the outbox)
     # Everything is retained, so tail sees it whatever the moment it subscribes.
     raw = MqttClient(device_options(mqtt_cfg(broker), "raw-pub"))
     links: queue.SimpleQueue[LinkChange] = queue.SimpleQueue()
@@ -256,6 +264,7 @@ def replay_cmd(broker: Broker, state_dir: Path, drain_s: float = 60) -> list[str
     return [
         sys.executable, "-m", "edge.cli", "replay", str(require_asset(CLIP)),
         "--line", "L1:108,230,616,230", "--detect-fps", "5", "--mqtt", broker.url,
+        "--delivery", "broker",
         "--state-dir", str(state_dir), "--device-id", "dev1", "--site", "post-7",
         "--drain-timeout", str(drain_s), "--json", "--no-progress",
     ]  # fmt: skip

@@ -13,11 +13,13 @@ from pathlib import Path
 
 import pytest
 
+from edge import wire
 from edge.config import DeviceConfig, MqttConfig, OutboxConfig
 from edge.outbox import Outbox
 from edge.publish import StatusInfo
 from edge.publish.client import ClientOptions, LinkChange, MqttClient
 from edge.publish.mqtt import MqttPublisher
+from edge.publish.subscriber import Subscriber
 from edge.types import Crossing
 from tests.conftest import Broker
 
@@ -35,18 +37,21 @@ def _wait(check: Callable[[], bool], timeout_s: float) -> bool:
 
 def _publisher(broker: Broker, path: Path) -> tuple[MqttPublisher, Outbox]:
     box = Outbox.open(path, DEVICE.id, OutboxConfig())
-    cfg = MqttConfig(url=broker.url, reconnect_max_s=1.0)
+    cfg = MqttConfig(url=broker.url, reconnect_max_s=1.0, delivery="broker")
     return MqttPublisher(cfg, DEVICE, box, StatusInfo("1")), box
 
 
 def test_healthy_and_normally_stopped_publisher_reports_no_failure(
     broker: Broker, tmp_path: Path
 ) -> None:
+    reader = Subscriber(MqttConfig(url=broker.url), [wire.subscription("edge", "events")])
+    reader.start()  # unread events are answered 0x10 (no subscribers) and stay in the outbox
     pub, box = _publisher(broker, tmp_path / "outbox.sqlite")
     assert pub.failure() is None
     pub.start()
     box.append(Crossing("L1", "in", "car", 1, 0.0, 0.9), time.time())
     assert pub.drain(10) == 0
+    reader.stop()
     assert pub.failure() is None
     pub.stop()
     assert pub.failure() is None

@@ -107,6 +107,7 @@ def tls_cfg(b: Broker, pki: Path, ca: str = "ca", client: bool = True) -> MqttCo
         url=f"mqtts://127.0.0.1:{b.port}", ca_file=pki / f"{ca}.crt",
         cert_file=pki / "client.crt" if client else None,
         key_file=pki / "client.key" if client else None, reconnect_max_s=1.0,
+        delivery="broker",
     )  # fmt: skip
 
 
@@ -144,7 +145,7 @@ def test_tls_failure_keeps_outbox(
 def auth_cfg(b: Broker, pw_file: Path, protocol: str = "5") -> MqttConfig:
     return MqttConfig.model_validate(
         {"url": b.url, "username": "counter", "password_file": pw_file, "protocol": protocol,
-         "reconnect_max_s": 1.0}
+         "reconnect_max_s": 1.0, "delivery": "broker"}
     )  # fmt: skip
 
 

@@ -27,7 +27,7 @@ Crossing = tuple[str, str, str, int, float]
 
 
 def write_config(path: Path, clip: Path, state_dir: Path, mqtt_url: str | None) -> Path:
-    mqtt = f'\n[mqtt]\nurl = "{mqtt_url}"\n' if mqtt_url else ""
+    mqtt = f'\n[mqtt]\nurl = "{mqtt_url}"\ndelivery = "broker"\n' if mqtt_url else ""
     path.write_text(
         f'[device]\nid = "gate-1"\nsite = "gate"\nstate_dir = "{state_dir}"\n\n'
         f'[source]\ntype = "replay"\npath = "{clip}"\n\n'

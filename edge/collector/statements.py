@@ -1,0 +1,35 @@
+"""Collector store: the SQL statements every backend shares (write side)."""
+
+UPSERT_MINUTE = """INSERT INTO counts_minute (minute, site, device_id, line, direction, cls, n)
+    VALUES (?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (minute, site, device_id, line, direction, cls)
+    DO UPDATE SET n = counts_minute.n + excluded.n"""
+UPSERT_TOTAL = """INSERT INTO counts_total (device_id, line, direction, cls, site, n)
+    VALUES (?, ?, ?, ?, ?, ?)
+    ON CONFLICT (device_id, line, direction, cls, site)
+    DO UPDATE SET n = counts_total.n + excluded.n"""
+UPSERT_DEVICE = """INSERT INTO devices (device_id, site, first_seen, last_seen)
+    VALUES (?, ?, ?, ?)
+    ON CONFLICT (device_id) DO UPDATE SET site = excluded.site,
+    first_seen = CASE WHEN excluded.first_seen < devices.first_seen
+        THEN excluded.first_seen ELSE devices.first_seen END,
+    last_seen = CASE WHEN devices.last_seen IS NULL OR excluded.last_seen > devices.last_seen
+        THEN excluded.last_seen ELSE devices.last_seen END"""
+UPSERT_REPORT = """INSERT INTO device_reports
+    (device_id, kind, name, site, ts, received_at, state, body)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (device_id, kind, name) DO UPDATE SET site = excluded.site,
+    ts = excluded.ts, received_at = excluded.received_at, state = excluded.state,
+    body = excluded.body
+    WHERE excluded.ts > device_reports.ts OR (excluded.ts = device_reports.ts
+        AND excluded.received_at >= device_reports.received_at)
+        OR device_reports.ts > device_reports.received_at + ?"""
+INSERT_ZONE = """INSERT INTO zone_history (device_id, zone, ts, site, body)
+    VALUES (?, ?, ?, ?, ?) ON CONFLICT (device_id, zone, ts) DO NOTHING"""
+UPSERT_INTERVAL = """INSERT INTO interval_counts
+    (device_id, line, start_s, end_s, direction, cls, site, n)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (device_id, line, start_s, end_s, direction, cls)
+    DO UPDATE SET n = excluded.n, site = excluded.site"""
+INSERT_REJECT = """INSERT INTO rejects (received_at, topic, reason, excerpt, code)
+    VALUES (?, ?, ?, ?, ?)"""
