@@ -6,7 +6,7 @@ import pytest
 
 from edge.collector import store as store_module
 from edge.collector.ingest import Ingested, Received, ingest
-from edge.collector.schema import MIGRATIONS
+from edge.collector.schema import LATEST_VERSION, MIGRATIONS
 from edge.collector.store import open_store
 
 TOPIC = "edge/v1/s1/dev1/events/L1"
@@ -40,7 +40,7 @@ def test_v3_migrates_a_populated_store(db_url: str, monkeypatch: pytest.MonkeyPa
     old.close()
     st = open_store(db_url)
     try:
-        assert st.migrate() == 3
+        assert st.migrate() == LATEST_VERSION
         assert st.write([events(None, range(5, 15))]).inserted == 4  # legacy key still holds
         fresh = "0123456789abcdef"
         assert st.write([events(fresh, range(1, 11), "bus")]).inserted == 10  # a wiped device
