@@ -21,7 +21,7 @@ from pydantic import (
     model_validator,
 )
 
-from edge.config import format_validation_error, read_toml
+from edge.config import BrokerConnection, format_validation_error, read_toml
 from edge.errors import ConfigError
 
 NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
@@ -59,7 +59,7 @@ def default_client_id() -> str:
     return f"collector-{socket.gethostname()[:45]}-{digest}"
 
 
-class MqttSubscriberConfig(_Strict):
+class MqttSubscriberConfig(BrokerConnection):
     """How the collector subscribes.
 
     ``share_group`` makes every collector with the same group one consumer of events, counts,
@@ -75,16 +75,8 @@ class MqttSubscriberConfig(_Strict):
     a crash makes the broker resend more (which the upsert absorbs).
     """
 
-    url: str = "mqtt://127.0.0.1:1883"
-    topic_prefix: str = Field("edge", pattern=r"^[A-Za-z0-9_./-]{1,64}$")
     share_group: str | None = Field("collectors", pattern=NAME_PATTERN)
     client_id: str = Field(default_factory=default_client_id)
-    username: str | None = None
-    password_file: Path | None = None
-    ca_file: Path | None = None
-    cert_file: Path | None = None
-    key_file: Path | None = None
-    keepalive_s: int = Field(30, ge=5)
     session_expiry_s: int = Field(86_400, ge=0, le=4_294_967_295)
     receive_maximum: int = Field(200, ge=1, le=65_535)
     max_payload_bytes: int = Field(4_000_000, ge=1024)

@@ -23,6 +23,7 @@ from edge.config.counting import (
 )
 from edge.config.detector import DetectorConfig, OnnxDetectorConfig, ScriptedDetectorConfig
 from edge.config.device import (
+    BrokerConnection,
     DeviceConfig,
     HealthConfig,
     MqttConfig,
@@ -34,6 +35,7 @@ from edge.config.tracker import TrackerConfig
 
 __all__ = [
     "AppConfig",
+    "BrokerConnection",
     "DetectorConfig",
     "DeviceConfig",
     "HealthConfig",

@@ -19,18 +19,27 @@ class DeviceConfig(_Strict):
     state_dir: Path = Path("/var/lib/edge-counter")
 
 
-class MqttConfig(_Strict):
-    """Broker connection. The password is read from ``password_file`` (systemd credential)."""
+class BrokerConnection(_Strict):
+    """Where the broker is and how to log in, the same for the device and the collector.
+
+    ``url`` is ``mqtt://`` or ``tcp://`` (plain), ``mqtts://`` or ``ssl://`` (TLS). The password
+    is read from ``password_file`` (a systemd credential), never from the config itself.
+    """
 
     url: str = "mqtt://127.0.0.1:1883"
     topic_prefix: str = Field("edge", pattern=r"^[A-Za-z0-9_./-]{1,64}$")
-    protocol: Literal["5", "3.1.1"] = "5"
     username: str | None = None
     password_file: Path | None = None
     ca_file: Path | None = None
     cert_file: Path | None = None
     key_file: Path | None = None
     keepalive_s: int = Field(30, ge=5)
+
+
+class MqttConfig(BrokerConnection):
+    """The device's broker connection and how it publishes."""
+
+    protocol: Literal["5", "3.1.1"] = "5"
     max_inflight: int = Field(20, ge=1, le=1000)
     #: Reconnect backoff: doubles from ``reconnect_min_s`` up to ``reconnect_max_s``, both
     #: jittered per device (±25 %) so a fleet does not reconnect in step after an outage.
