@@ -20,6 +20,7 @@ def moving(
     y0: float,
     speed_px_s: float,
     frames: range,
+    *,
     x: float = 100.0,
     **kw: float,
 ) -> list[Obs]:
