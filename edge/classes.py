@@ -73,8 +73,11 @@ def class_map(model_classes: Sequence[str]) -> IntArray:
 
 @dataclass(slots=True)
 class ClassVote:
-    """The class of one track, decided by a confidence-weighted vote over its observations.
+    """The class of one track, decided by a vote over its observations weighted by evidence.
 
+    Each observation weighs its detector confidence times its box size (``sqrt(w·h)``): the
+    detector tells classes apart better on a large, close box than on a small, far one, so a
+    car seen close outvotes the "truck" it was called while it was small in the distance.
     Fixed size (one score per class), so per-track state stays bounded. It also keeps the
     rider evidence: how many observations showed the person riding a two-wheeler.
     """
@@ -83,9 +86,18 @@ class ClassVote:
     observations: int = 0
     riding: int = 0
 
-    def add(self, class_id: int, confidence: float, riding: bool = False) -> None:
-        """Count one observation of ``class_id`` with the detector's ``confidence``."""
-        self.scores[class_id] += max(confidence, _MIN_WEIGHT)
+    def add(
+        self, class_id: int, confidence: float, riding: bool = False, size_px: float = 1.0
+    ) -> None:
+        """Count one observation of ``class_id`` with the detector's ``confidence``.
+
+        Args:
+            class_id: the observation's class.
+            confidence: the detector's score (0 for a box placed by optical flow).
+            riding: the box is a person riding a two-wheeler box in this frame.
+            size_px: the box's size, ``sqrt(w·h)`` in pixels (1 when unknown).
+        """
+        self.scores[class_id] += max(confidence, _MIN_WEIGHT) * max(size_px, 1.0)
         self.observations += 1
         self.riding += int(riding)
 
@@ -112,21 +124,38 @@ def rider_mask(
 ) -> npt.NDArray[np.bool_]:
     """Which boxes of one frame are persons riding a bicycle or motorcycle box.
 
+    Args:
+        xyxy: N×4 boxes in frame pixels.
+        class_id: N class ids.
+
+    Returns:
+        N booleans, True for riding persons (``ridden`` ≥ 0).
+    """
+    return ridden(xyxy, class_id) >= 0
+
+
+def ridden(
+    xyxy: npt.NDArray[np.floating], class_id: npt.NDArray[np.int64]
+) -> npt.NDArray[np.int64]:
+    """For each box of one frame, the two-wheeler box its person rides, or -1.
+
     A person rides a two-wheeler when the bottom-centre of the person box (feet on pedals or
     foot-rests) lies inside the two-wheeler box, away from its left/right tenth, and the person
-    covers at least a fifth of it. A pedestrian walking past a parked bike matches for a few
-    frames only, which the per-track share (``rides``) absorbs.
+    covers at least a fifth of it; of several such two-wheelers, the one it covers most. A
+    pedestrian walking past a parked bike matches for a few frames only, which the per-track
+    share (``rides``) absorbs.
 
     Args:
         xyxy: N×4 boxes in frame pixels.
         class_id: N class ids.
 
     Returns:
-        N booleans, True for riding persons.
+        N int64: the index (into ``xyxy``) of the ridden two-wheeler for riding persons, -1
+        for every other box.
     """
     persons = np.flatnonzero(class_id == PERSON)
     wheels = np.flatnonzero(np.isin(class_id, list(RIDEABLE)))
-    out = np.zeros(len(class_id), bool)
+    out = np.full(len(class_id), -1, np.int64)
     if len(persons) == 0 or len(wheels) == 0:
         return out
     pb, wb = xyxy[persons].astype(np.float64), xyxy[wheels].astype(np.float64)
@@ -134,6 +163,8 @@ def rider_mask(
     ww, wh = wb[:, 2] - wb[:, 0], wb[:, 3] - wb[:, 1]
     inside_x = (foot[..., 0] >= wb[:, 0] + 0.1 * ww) & (foot[..., 0] <= wb[:, 2] - 0.1 * ww)
     inside_y = (foot[..., 1] >= wb[:, 1]) & (foot[..., 1] <= wb[:, 3] + 0.1 * wh)
-    covered = intersection_matrix(pb, wb) >= 0.2 * np.maximum(ww * wh, 1e-9)
-    out[persons] = (inside_x & inside_y & covered).any(axis=1)
+    overlap = intersection_matrix(pb, wb)
+    ok = inside_x & inside_y & (overlap >= 0.2 * np.maximum(ww * wh, 1e-9))
+    best = np.argmax(np.where(ok, overlap, -1.0), axis=1)
+    out[persons] = np.where(ok.any(axis=1), wheels[best], -1)
     return out

@@ -7,6 +7,11 @@ previous side. After a count the line is *disarmed* for that track until its anc
 ``hysteresis_px`` from the line (on either side), so jitter on the line counts once and a U-turn
 counts again only if the object moved clearly away in between (the clips' ``debounce_px``).
 
+Riders are never pedestrians: a person track is judged over time (``riders.py``), a crossing
+of a track first seen near the line waits up to ``riders.DECIDE_AFTER_S`` for that evidence, and
+a rider's crossing counts its two-wheeler once (as that vehicle, when only the rider was seen at
+the line).
+
 Identity is the tracker's: each track id has its own line state, and a new id starts afresh
 (at its traced origin, ``Tracks.previous_xyxy``, when the tracker gives one). The counter never
 hands one id's state to another; measured on the public clips, doing so counted worse at 5 and
@@ -24,8 +29,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from edge.classes import CLASS_NAMES, ClassVote, rider_mask
+from edge.classes import CLASS_NAMES, PERSON, RIDEABLE, ClassVote, ridden
 from edge.config import LineConfig, TrackerConfig
+from edge.count.riders import Claim, Claims, RiderEvidence, is_rider
 from edge.geometry import F64, Segment, anchors
 from edge.types import Crossing, Direction, Tracks
 
@@ -49,6 +55,8 @@ class _TrackState:
     last_pt: F64  # (L, 2) last anchor per line
     side: npt.NDArray[np.int8]  # (L,) last non-zero side per line, 0 = never off the line
     armed: npt.NDArray[np.bool_]  # (L,) may the next side change be counted
+    rider: RiderEvidence
+    pending: list[Claim | None]  # (L,) a person's crossing waiting for rider evidence
     vote: ClassVote = field(default_factory=ClassVote)
     conf_sum: float = 0.0
 
@@ -67,6 +75,8 @@ class LineCounter:
         self._segments = [Segment.of(ln.a, ln.b) for ln in self._lines]
         self.evict_after_s = evict_horizon_s(tracker or TrackerConfig())
         self._states: dict[int, _TrackState] = {}
+        self._claims = [Claims(seg.length) for seg in self._segments]
+        self._pending: set[int] = set()  # ids of tracks with a crossing waiting for evidence
         self._last_sweep_s = -np.inf
         self._totals = {ln.name: _zero_totals() for ln in self._lines}
 
@@ -77,6 +87,7 @@ class LineCounter:
     def reset(self) -> None:
         """Forget every track; the totals are kept."""
         self._states.clear()
+        self._pending.clear()
 
     def totals(self) -> dict[str, dict[Direction, dict[str, int]]]:
         """Counts so far: line name → ``in``/``out`` → class name → crossings."""
@@ -92,7 +103,7 @@ class LineCounter:
             Crossings in this frame, in track order then line order.
         """
         ts = tracks.ts_s
-        riders = rider_mask(tracks.xyxy, tracks.class_id)
+        rides = ridden(tracks.xyxy, tracks.class_id)
         out: list[Crossing] = []
         for i in range(len(tracks)):
             tid = int(tracks.track_id[i])
@@ -105,9 +116,10 @@ class LineCounter:
                 if origin is not None:
                     _start_at(state, self._anchors(origin.astype(np.float64)), self._segments)
                 self._states[tid] = state
-            obs = (float(tracks.confidence[i]), int(tracks.class_id[i]), bool(riders[i]))
-            _observe(state, box, ts, obs)
+            mate = int(tracks.track_id[rides[i]]) if rides[i] >= 0 else -1
+            _observe(state, box, ts, (float(tracks.confidence[i]), int(tracks.class_id[i]), mate))
             out.extend(self._cross(tid, state, pts, ts))
+        out.extend(self._settle(ts))
         self._sweep(ts)
         return out
 
@@ -127,10 +139,12 @@ class LineCounter:
                 t = seg.crossing_t(st.last_pt[k], p)
                 if t is not None and 0.0 <= t <= 1.0 and st.armed[k]:
                     st.armed[k] = False
-                    direction: Direction = "in" if prev < 0 else "out"
-                    crossing = self._emit(ln, direction, tid, st, ts)
-                    if crossing is not None:
-                        found.append(crossing)
+                    claim = Claim(ts, "in" if prev < 0 else "out", t, tid, False)
+                    if st.vote.voted() == PERSON and not st.rider.settled(ts):
+                        st.pending[k] = claim
+                        self._pending.add(tid)
+                    else:
+                        found.extend(self._decide(k, claim, st))
             if abs(dist) >= max(ln.hysteresis_px, _REARM_SIZE_FRAC * st.size):
                 st.armed[k] = True
             if side != 0:
@@ -138,18 +152,46 @@ class LineCounter:
             st.last_pt[k] = p
         return found
 
-    def _emit(
-        self, ln: LineConfig, direction: Direction, tid: int, st: _TrackState, ts: float
-    ) -> Crossing | None:
-        cls = st.vote.voted()
-        if st.vote.is_rider():
-            return None
-        name = CLASS_NAMES[cls]
+    def _settle(self, ts: float) -> list[Crossing]:
+        """Decide the waiting crossings of tracks now judged, or about to be forgotten."""
+        found: list[Crossing] = []
+        for tid in sorted(self._pending):
+            st = self._states[tid]
+            if not (st.rider.settled(ts) or st.last_ts < ts - self.evict_after_s):
+                continue
+            for k, claim in enumerate(st.pending):
+                if claim is not None:
+                    st.pending[k] = None
+                    found.extend(self._decide(k, claim, st))
+            self._pending.discard(tid)
+        return found
+
+    def _decide(self, k: int, claim: Claim, st: _TrackState) -> list[Crossing]:
+        """Count one crossing: a rider's as its two-wheeler (once), any other as its class."""
+        cls, claims = st.vote.voted(), self._claims[k]
+        mate = self._states.get(st.rider.companion)
+        vehicle = mate.vote.voted() if mate is not None else -1
+        if is_rider(st.vote, st.rider, vehicle):
+            mate_id = st.rider.companion if mate is not None else -1
+            rider = Claim(claim.ts_s, claim.direction, claim.t_along, mate_id, True)
+            if claims.counted_for(rider, st.size):
+                return []
+            claims.add(rider)
+            name = CLASS_NAMES[vehicle] if vehicle in RIDEABLE else "motorcycle"
+            return self._emit(self._lines[k], rider if mate_id >= 0 else claim, name, st)
+        if cls in RIDEABLE:
+            if claims.taken_by_rider(claim, st.size):
+                return []
+            claims.add(claim)
+        return self._emit(self._lines[k], claim, CLASS_NAMES[cls], st)
+
+    def _emit(self, ln: LineConfig, claim: Claim, name: str, st: _TrackState) -> list[Crossing]:
         if ln.classes is not None and name not in ln.classes:
-            return None
+            return []
+        direction: Direction = "in" if claim.direction == "in" else "out"
         self._totals[ln.name][direction][name] += 1
         conf = st.conf_sum / max(st.vote.observations, 1)
-        return Crossing(ln.name, direction, name, tid, ts, conf)
+        return [Crossing(ln.name, direction, name, claim.vehicle_id, claim.ts_s, conf)]
 
     def _new_state(self, box: F64, pts: F64, ts: float) -> _TrackState:
         n = len(self._lines)
@@ -163,6 +205,8 @@ class LineCounter:
                 np.int8,
             ).reshape(n),
             armed=np.ones(n, bool),
+            rider=RiderEvidence.start(anchors(box, "bottom_center")[0], box[3] - box[1], ts),
+            pending=[None] * n,
         )
 
     def _sweep(self, ts: float) -> None:
@@ -172,10 +216,12 @@ class LineCounter:
         horizon = ts - self.evict_after_s
         for tid in [t for t, st in self._states.items() if st.last_ts < horizon]:
             del self._states[tid]
+            self._pending.discard(tid)
         if len(self._states) > _MAX_STATES:
             oldest = sorted(self._states, key=lambda t: self._states[t].last_ts)
             for tid in oldest[: len(self._states) - _MAX_STATES]:
                 del self._states[tid]
+                self._pending.discard(tid)
 
 
 def _start_at(st: _TrackState, pts: F64, segments: list[Segment]) -> None:
@@ -186,12 +232,14 @@ def _start_at(st: _TrackState, pts: F64, segments: list[Segment]) -> None:
     ).reshape(len(segments))
 
 
-def _observe(st: _TrackState, box: F64, ts: float, obs: tuple[float, int, bool]) -> None:
-    """Fold one observation (confidence, class id, riding) into the fixed-size state."""
-    conf, class_id, riding = obs
+def _observe(st: _TrackState, box: F64, ts: float, obs: tuple[float, int, int]) -> None:
+    """Fold one observation (confidence, class id, the ridden track's id or -1) into the
+    fixed-size state."""
+    conf, class_id, mate = obs
     st.last_ts = ts
     st.size = float(np.sqrt(max((box[2] - box[0]) * (box[3] - box[1]), 1.0)))
-    st.vote.add(class_id, conf, riding)
+    st.vote.add(class_id, conf, mate >= 0, st.size)
+    st.rider.observe(anchors(box, "bottom_center")[0], float(box[3] - box[1]), ts, mate)
     st.conf_sum += conf
 
 

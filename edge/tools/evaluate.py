@@ -1,7 +1,13 @@
-"""Evaluation: replay every clip that has ground truth and score the counts (WAPE)."""
+"""Evaluation: replay every clip that has ground truth and score the counts (WAPE).
+
+A clip is a folder with ``video.mp4`` and ``clip.json`` (its lines, and optionally the classes
+it annotates and the true counts); true counts missing from ``clip.json`` are summed from its
+``events.csv`` (one row per crossing). ``docs/evaluate.md`` describes the format.
+"""
 
 from __future__ import annotations
 
+import csv
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,16 +51,45 @@ def wape(cells: list[Cell] | tuple[Cell, ...]) -> float | None:
 
 
 def load_clip(clip_dir: Path) -> tuple[dict[str, Any], tuple[LineConfig, ...]]:
-    """Read ``clip.json`` and turn its lines into line configs (default hysteresis)."""
+    """Read ``clip.json`` and turn its lines into line configs (default hysteresis).
+
+    The clip's name defaults to its folder's. A line without ``ground_truth`` takes its true
+    counts from ``events.csv`` (columns ``line_id``, ``class``, ``direction``).
+
+    Raises:
+        ConfigError: the description, its lines or its ground truth cannot be read.
+    """
     path = clip_dir / "clip.json"
     try:
         meta: dict[str, Any] = json.loads(path.read_text())
+        meta.setdefault("clip", clip_dir.name)
         lines = tuple(
             LineConfig(name=ln["id"], a=tuple(ln["A"]), b=tuple(ln["B"])) for ln in meta["lines"]
         )
-    except (OSError, ValueError, KeyError) as err:
+        if any("ground_truth" not in ln for ln in meta["lines"]):
+            from_events = _truth_from_events(clip_dir / "events.csv")
+            for ln in meta["lines"]:
+                ln.setdefault("ground_truth", {"per_class": from_events.get(ln["id"], {})})
+    except (OSError, ValueError, KeyError, TypeError) as err:
         raise ConfigError(f"{path}: not a readable clip description: {err}") from None
     return meta, lines
+
+
+def _truth_from_events(path: Path) -> dict[str, dict[str, dict[str, int]]]:
+    """Per line, class and direction, the number of rows of an ``events.csv``.
+
+    Raises:
+        ValueError: a row names an unknown class or direction.
+    """
+    truth: dict[str, dict[str, dict[str, int]]] = {}
+    with path.open(newline="") as f:
+        for row in csv.DictReader(f):
+            cls, direction = row["class"].strip(), row["direction"].strip()
+            if cls not in CLASS_NAMES or direction not in ("in", "out"):
+                raise ValueError(f"{path}: unknown class or direction in {row}")
+            per = truth.setdefault(row["line_id"].strip(), {}).setdefault(cls, {})
+            per[direction] = per.get(direction, 0) + 1
+    return truth
 
 
 def recording_duration_s(video: Path) -> float:

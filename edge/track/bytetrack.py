@@ -175,7 +175,7 @@ class ByteTracker:
             t.kf.update(dets.xyxy[di].astype(np.float64))
             t.last_ts, t.seen_ts, t.hits = ts_s, ts_s, t.hits + 1
             t.det_wh = dets.xyxy[di, 2:].astype(np.float64) - dets.xyxy[di, :2]
-            t.vote.add(int(dets.class_id[di]), float(dets.confidence[di]))
+            t.vote.add(*_evidence(dets, di))
             t.look = None if self._looks is None else self._looks[di]
             if not t.confirmed and ts_s - t.first_ts >= self._cfg.min_confirm_s:
                 t.confirmed = True
@@ -210,7 +210,7 @@ class ByteTracker:
             t = TrackState(self._next_id, BoxKalman.start(box, prior), ts_s, ts_s, ts_s, ts_s)
             t.det_wh = box[2:] - box[:2]
             t.origin = origin if origin is not None or cfg.min_confirm_s <= 0 else box
-            t.vote.add(int(dets.class_id[di]), float(dets.confidence[di]))
+            t.vote.add(*_evidence(dets, di))
             t.look = None if self._looks is None else self._looks[di]
             t.confirmed = cfg.min_confirm_s <= 0
             if t.confirmed:
@@ -236,6 +236,12 @@ class ByteTracker:
             <= (cfg.max_lost_s if t.confirmed else cfg.max_tentative_lost_s) + 1e-9
             and (t.last_ts >= ts_s or _inside(t.kf.x[:2], frame_wh))
         ]
+
+
+def _evidence(dets: Detections, i: int) -> tuple[int, float, bool, float]:
+    """Detection ``i`` as a class vote: class, confidence, not riding, size sqrt(w·h)."""
+    w, h = dets.xyxy[i, 2:] - dets.xyxy[i, :2]
+    return int(dets.class_id[i]), float(dets.confidence[i]), False, float(np.sqrt(max(w * h, 1.0)))
 
 
 def _inside(center: F64, frame_wh: tuple[int, int]) -> bool:
