@@ -152,6 +152,19 @@ class LineCounter:
             st.last_pt[k] = p
         return found
 
+    def flush(self) -> list[Crossing]:
+        """Decide every crossing still waiting for rider evidence, with what is known now
+        (the end of a recording, or the service stopping): a count is never left behind."""
+        found: list[Crossing] = []
+        for tid in sorted(self._pending):
+            st = self._states[tid]
+            for k, claim in enumerate(st.pending):
+                if claim is not None:
+                    st.pending[k] = None
+                    found.extend(self._decide(k, claim, st))
+        self._pending.clear()
+        return found
+
     def _settle(self, ts: float) -> list[Crossing]:
         """Decide the waiting crossings of tracks now judged, or about to be forgotten."""
         found: list[Crossing] = []

@@ -28,7 +28,7 @@ from edge.runtime.ahead import DetectAhead
 from edge.runtime.feed import EndOfFrames, Feed
 from edge.runtime.health import Health
 from edge.runtime.notify import Notifier
-from edge.runtime.pipeline import Pipeline
+from edge.runtime.pipeline import FrameResult, Pipeline
 from edge.runtime.sinks import Sink
 
 log = logging.getLogger(__name__)
@@ -104,6 +104,7 @@ class FrameLoop:
         self._status_at = time.monotonic()
         self._state = "ok"
         self._ahead: DetectAhead | None = None
+        self._last: FrameResult | None = None
         self._thread = threading.Thread(target=self._run, name="process", daemon=True)
 
     def start(self) -> None:
@@ -123,14 +124,25 @@ class FrameLoop:
             while not self.stopping.is_set():
                 self._step(ahead)
                 self._report()
+            self._flush()
         except EndOfFrames:
             log.info("the recorded source is finished")
+            self._flush()
         except Exception as err:
             log.exception("processing stopped: %s", err)
             self.error = err
         finally:
             ahead.stop()
             self.finished.set()
+
+    def _flush(self) -> None:
+        """Hand the sinks the crossings the counter still holds back (end or stop)."""
+        if self._last is None:
+            return
+        result = self.parts.pipeline.flush(self._last)
+        if result is not None:
+            for sink in self.parts.sinks:
+                sink(result)
 
     def _step(self, ahead: DetectAhead) -> None:
         p = self.parts
@@ -143,7 +155,7 @@ class FrameLoop:
             else:
                 self._check()
             return
-        result = p.pipeline.follow(inferred)
+        result = self._last = p.pipeline.follow(inferred)
         for sink in p.sinks:
             sink(result)
         self.processed += 1

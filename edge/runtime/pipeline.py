@@ -61,6 +61,15 @@ class Pipeline:
         self.tracker = tracker
         self.counter = counter
 
+    def flush(self, last: FrameResult) -> FrameResult | None:
+        """The crossings the counter still holds back (a person waiting for rider evidence),
+        decided now, as a result after ``last``; None when there are none."""
+        crossings = tuple(self.counter.flush())
+        if not crossings:
+            return None
+        tracks = Tracks.empty(last.tracks.ts_s)
+        return FrameResult(last.frame, Detections.empty(), tracks, crossings, last.times)
+
     def process(self, frame: Frame) -> FrameResult:
         """Run one frame through every stage (in the caller's thread)."""
         return self.follow(self.infer(self.prepare(frame)))

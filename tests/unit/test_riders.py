@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from edge.classes import CLASS_ID, ClassVote
+from edge.count.line_counter import LineCounter
 from edge.count.riders import DECIDE_AFTER_S, RiderEvidence, is_rider
-from tests.unit.test_line_counter import Obs, run, summary
+from tests.unit.test_line_counter import LINE, Obs, frames, run, summary
 
 #: Frame period of the synthetic clips, seconds (25 fps).
 DT = 0.04
@@ -173,3 +174,14 @@ def test_class_vote_by_evidence(
     for cls, conf, size in observations:
         vote.add(CLASS_ID[cls], conf, size_px=size)
     assert vote.voted() == CLASS_ID[voted], name
+
+
+def test_a_crossing_waiting_for_rider_evidence_is_counted_when_the_stream_ends() -> None:
+    """A walker first seen just before the line: its crossing waits ``DECIDE_AFTER_S``; if the
+    recording ends (or the service stops) first, ``flush`` decides it, as a pedestrian."""
+    walker = moving(1, "person", 95.0, 80.0, range(0, 4), w=24.0, h=60.0)  # 0.12 s, crosses
+    counter = LineCounter((LINE,))
+    held = [c for f in frames(walker) for c in counter.update(f)]
+    assert held == []
+    assert summary(counter.flush()) == [("in", "person")]
+    assert counter.flush() == []
