@@ -106,6 +106,18 @@ class DirectionCounts(BaseModel):
     out: ClassCounts = Field(default_factory=dict)
 
 
+#: A direction's display name ("to Georgia"): printable text without control characters.
+Label = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")]
+
+
+class LineLabels(BaseModel):
+    """The display names of a line's two directions (config ``in_name`` and ``out_name``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    in_: Label = Field("in", alias="in")
+    out: Label = "out"
+
+
 class CountsMsg(_Msg):
     """Totals of one line over the closed interval ``[start, end)`` (UTC seconds)."""
 
@@ -131,6 +143,9 @@ class StateMsg(_Msg):
     dropped: int | None = Field(None, ge=0)
     #: the journal these totals are of (optional: absent from agents before outbox ids).
     outbox_id: OutboxId | None = None
+    #: each configured line's direction names (optional: absent from older agents, whose
+    #: directions are plain ``in`` and ``out``).
+    labels: dict[Name, LineLabels] | None = Field(None, max_length=256)
 
 
 class StatusMsg(_Msg):
@@ -144,6 +159,8 @@ class StatusMsg(_Msg):
     model: str | None = None
     config_hash: str | None = None
     epoch: int | None = None
+    #: why the device is ``degraded`` (``camera_lost``, ``low_fps``; comma-separated).
+    reason: str | None = Field(None, max_length=200)
 
 
 class TelemetryMsg(_Msg):

@@ -215,3 +215,25 @@ def test_lone_surrogates_are_refused_but_pairs_decode() -> None:
         wire.decode(body % "\\ud800")
     msg = wire.decode(body % "\\ud83d\\ude00")
     assert isinstance(msg, wire.TelemetryMsg) and msg.metrics["k"] == "\U0001f600"
+
+
+def test_state_carries_direction_labels_and_refuses_control_characters() -> None:
+    base = {"v": 1, "type": "state", "device_id": "cam-1", "epoch": 1, "ts": 1.0, "lines": {}}
+    msg = wire.decode(
+        json.dumps({**base, "labels": {"L1": {"in": "to Georgia", "out": "to Russia"}}})
+    )
+    assert isinstance(msg, wire.StateMsg) and msg.labels is not None
+    assert msg.labels["L1"].in_ == "to Georgia"
+    assert json.loads(wire.encode(msg))["labels"] == {
+        "L1": {"in": "to Georgia", "out": "to Russia"}
+    }
+    with pytest.raises(WireError, match="labels"):
+        wire.decode(json.dumps({**base, "labels": {"L1": {"in": "a\nb", "out": "x"}}}))
+
+
+def test_status_carries_the_degraded_reason() -> None:
+    msg = wire.decode(
+        json.dumps({"v": 1, "type": "status", "device_id": "cam-1", "state": "degraded",
+                    "reason": "camera_lost"})
+    )  # fmt: skip
+    assert isinstance(msg, wire.StatusMsg) and msg.reason == "camera_lost"
