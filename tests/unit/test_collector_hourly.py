@@ -10,12 +10,14 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
 
+from edge.collector import api_counts, api_params
 from edge.collector.api import create_app
 from edge.collector.config import load_collector_config
 from edge.collector.hourly import parse_day
@@ -262,3 +264,19 @@ def test_sqlite_urls_need_four_slashes_for_an_absolute_path(
     assert absolute.is_file()
     open_store("sqlite:///var/lib/edge/c.db").close()
     assert (tmp_path / "var/lib/edge/c.db").is_file(), "three slashes: relative to the cwd"
+
+
+def test_today_starts_at_the_sites_local_midnight_on_a_25_hour_day(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = utc(2024, 10, 27, 22, 30)  # 23:30 CET, 24.5 h after local midnight
+    clock = SimpleNamespace(time=lambda: float(now))
+    monkeypatch.setattr(api_counts, "time", clock)
+    monkeypatch.setattr(api_params, "time", clock)
+    body = _client(store).get("/api/v1/today", params={"site": "kazbegi"}).json()
+    assert body["since"] == utc(2024, 10, 26, 22)
+    assert (body["since_local"], body["timezone"]) == ("2024-10-27T00:00:00+02:00", "Europe/Berlin")
+    assert body["rows"] == [{"key": {"direction": "in", "category": "vehicle"}, "n": 3}]
+    assert body["labels"] == {"dev-1": {"road": {"in": "to Georgia", "out": "to Russia"}}}
+    hourly = _client(store).get("/api/v1/hourly", params={"site": "kazbegi"}).json()
+    assert hourly["day"] == "2024-10-27" and len(hourly["hours"]) == 25
