@@ -277,6 +277,11 @@ def test_today_starts_at_the_sites_local_midnight_on_a_25_hour_day(
     assert body["since"] == utc(2024, 10, 26, 22)
     assert (body["since_local"], body["timezone"]) == ("2024-10-27T00:00:00+02:00", "Europe/Berlin")
     assert body["rows"] == [{"key": {"direction": "in", "category": "vehicle"}, "n": 3}]
-    assert body["labels"] == {"dev-1": {"road": {"in": "to Georgia", "out": "to Russia"}}}
+    assert body["labels"] == {  # every line of the site, not only today's
+        "dev-1": {
+            "road": {"in": "to Georgia", "out": "to Russia"},
+            "walk": {"in": "=cmd", "out": "out"},
+        }
+    }
     hourly = _client(store).get("/api/v1/hourly", params={"site": "kazbegi"}).json()
     assert hourly["day"] == "2024-10-27" and len(hourly["hours"]) == 25
