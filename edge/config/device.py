@@ -124,3 +124,17 @@ class ServiceConfig(_Strict):
 
     drain_timeout_s: float = Field(10.0, ge=0)
     status_interval_s: float = Field(10.0, gt=0)
+
+
+class HomeAssistantConfig(_Strict):
+    """Home Assistant MQTT discovery (``[homeassistant]``), off by default.
+
+    When ``enabled``, the device publishes retained discovery configs on every connect: per
+    line and direction name a total and a per-class sensor (from the retained state), per zone
+    its queue length and wait. Configs of lines and zones removed since (or all, once disabled
+    again) are cleared. ``support_url`` is shown as the integration's support link.
+    """
+
+    enabled: bool = False
+    discovery_prefix: str = Field("homeassistant", pattern=r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$")
+    support_url: str | None = Field(None, pattern=r"^https?://\S+$")
