@@ -125,7 +125,10 @@ export function drawChart(card, data) {
     if (gi % every === 0) {
       const midnight = data.minuteOfDay[g.from] === 0;
       const text = size >= 1440 || (multiDay && midnight) ? siteTime(g.ts, tz, "day") : siteTime(g.ts, tz, "hm");
-      svg.append(el("svg:text", { x: L + gi * slot + slot / 2, y: H - 7, "text-anchor": "middle" }, text));
+      const cx = L + gi * slot + slot / 2;
+      const anchor = cx + 20 > W - R ? "end" : cx - 20 < L ? "start" : "middle";
+      const x = anchor === "end" ? W - R : anchor === "start" ? L : cx;
+      svg.append(el("svg:text", { x, y: H - 7, "text-anchor": anchor }, text));
     }
   });
   box.replaceChildren(svg);

@@ -169,9 +169,9 @@ export function renderQueues(card, queues, zones) {
   $(".queue-empty", card).hidden = items.length > 0;
 }
 
-/** The hourly table of one local day (GET /api/v1/hourly): hours down, direction names and
- * vehicles / on foot across, today only up to the current hour. */
-export function renderHourly(card, hourly) {
+/** Hourly columns: per direction name, vehicles and on foot (a category that is 0 all day is
+ * left out, so the table fits a phone; a name keeps at least its vehicles column). */
+function hourlyColumns(hourly) {
   const cols = [];
   for (const r of hourly.rows) {
     const name = r.label && r.label !== r.direction ? r.label : `${r.line} ${r.direction}`;
@@ -181,12 +181,22 @@ export function renderHourly(card, hourly) {
     const col = cols.find(c => c.name === name && c.cat === r.category);
     r.counts.forEach((v, i) => { col.counts[i] += v; });
   }
+  for (const c of cols) c.total = c.counts.reduce((a, b) => a + b, 0);
+  return cols.filter(c => c.total > 0 || (c.cat === "vehicle" && !cols.some(o => o.name === c.name && o.total > 0)));
+}
+
+/** The hourly table of one local day (GET /api/v1/hourly): hours down, direction names and
+ * vehicles / on foot across, today only up to the current hour. */
+export function renderHourly(card, hourly) {
+  const cols = hourlyColumns(hourly);
   const now = Date.now() / 1000;
   const mixed = new Set(hourly.hours.map(h => h.utc_offset)).size > 1;
   const head1 = el("tr");
   const head2 = el("tr");
   head1.append(el("th", { rowspan: 2 }, "hour"));
-  for (let i = 0; i < cols.length; i += 2) head1.append(el("th", { colspan: 2, class: "dir-head" }, cols[i].name));
+  for (const name of new Set(cols.map(c => c.name))) {
+    head1.append(el("th", { colspan: cols.filter(c => c.name === name).length, class: "dir-head" }, name));
+  }
   head1.append(el("th", { rowspan: 2 }, "all"));
   for (const c of cols) head2.append(el("th", {}, c.cat === "vehicle" ? "vehicles" : "on foot"));
   const body = hourly.hours.map((h, i) => {
@@ -198,13 +208,13 @@ export function renderHourly(card, hourly) {
     return tr;
   }).filter(Boolean);
   const sum = el("tr", { class: "sum" });
-  const totals = cols.map(c => c.counts.reduce((a, b) => a + b, 0));
-  sum.append(el("th", {}, "total"), ...totals.map(n => el("td", {}, num(n))),
-             el("td", { "data-hourly-total": "" }, num(totals.reduce((a, b) => a + b, 0))));
+  sum.append(el("th", {}, "total"), ...cols.map(c => el("td", {}, num(c.total))),
+             el("td", { "data-hourly-total": "" }, num(cols.reduce((a, c) => a + c.total, 0))));
   const table = $(".hourly-table", card);
   table.replaceChildren(el("thead"), el("tbody"));
   $("thead", table).append(head1, head2);
   $("tbody", table).append(...body, sum);
   table.dataset.day = hourly.day;
   $(".hourly-day", card).textContent = `${hourly.day} (${hourly.timezone})`;
+  $(".hourly-empty", card).hidden = cols.length > 0;
 }
