@@ -117,6 +117,7 @@ async function renderSite(site, range) {
   node.chartData = chartData(counts, counts.labels || today.labels, w);
   node.chartWidth = $(".chart", node).clientWidth;
   drawChart(node, node.chartData);
+  node.dataset.range = range;
 }
 
 function tickClocks() {
