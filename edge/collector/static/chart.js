@@ -25,17 +25,31 @@ export function dirName(labels, device, line, direction, bare = false) {
   return bare ? direction : `${line} ${direction}`;
 }
 
+/** ``dirName`` for the (device, line) ``pairs`` of one site: an unnamed direction of a line
+ * name that two devices use also names its device ("L1 in · cam-2"), so the unnamed lines of
+ * two cameras are never summed either. */
+export function namer(labels, pairs) {
+  const devices = new Map();
+  for (const [device, line] of pairs) devices.set(line, new Set(devices.get(line)).add(device));
+  return (device, line, direction) => {
+    const name = dirName(labels, device, line, direction);
+    const unnamed = name === `${line} ${direction}`;
+    return unnamed && devices.get(line)?.size > 1 ? `${name} · ${device}` : name;
+  };
+}
+
 /** The series of ``counts`` (grouped by device, line, direction, category) per direction name
  * and category, plus each fine bucket's local minute of the day. */
 export function chartData(counts, labels, window) {
   const n = counts.buckets.length;
   const names = [];
   const series = new Map();
+  const nameOf = namer(labels, counts.series.map(s => [s.key.device, s.key.line]));
   const sorted = [...counts.series].sort((a, b) =>
     `${a.key.device}/${a.key.line}/${a.key.direction}`.localeCompare(
       `${b.key.device}/${b.key.line}/${b.key.direction}`));
   for (const s of sorted) {
-    const name = dirName(labels, s.key.device, s.key.line, s.key.direction);
+    const name = nameOf(s.key.device, s.key.line, s.key.direction);
     if (!names.includes(name)) names.push(name);
     const key = `${name}|${s.key.category}`;
     if (!series.has(key)) {

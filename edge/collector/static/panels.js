@@ -2,7 +2,7 @@
 // hourly table. Each takes a site card and an API answer and replaces the panel's content.
 "use strict";
 
-import { dirName } from "./chart.js";
+import { dirName, namer } from "./chart.js";
 import { $, el, ago, num, plural, reasonWords, siteTime, waitWords,
          CLASSES, CLASS_WORDS } from "./fmt.js";
 
@@ -30,10 +30,11 @@ function linesOf(today) {
 const total = per => Object.values(per).reduce((a, b) => a + b, 0);
 
 function directionSummary(lines, labels) {
+  const nameOf = namer(labels, lines.map(l => [l.device, l.line]));
   const byName = new Map();
   for (const ln of lines) {
     for (const d of DIRECTIONS) {
-      const name = dirName(labels, ln.device, ln.line, d);
+      const name = nameOf(ln.device, ln.line, d);
       const s = byName.get(name) || { vehicles: 0, pedestrians: 0 };
       s.pedestrians += ln[d].person || 0;
       s.vehicles += total(ln[d]) - (ln[d].person || 0);
@@ -173,8 +174,11 @@ export function renderQueues(card, queues, zones) {
  * left out, so the table fits a phone; a name keeps at least its vehicles column). */
 function hourlyColumns(hourly) {
   const cols = [];
+  const labels = {};
+  for (const r of hourly.rows) ((labels[r.device] ||= {})[r.line] ||= {})[r.direction] = r.label;
+  const nameOf = namer(labels, hourly.rows.map(r => [r.device, r.line]));
   for (const r of hourly.rows) {
-    const name = r.label && r.label !== r.direction ? r.label : `${r.line} ${r.direction}`;
+    const name = nameOf(r.device, r.line, r.direction);
     for (const cat of ["vehicle", "pedestrian"]) {
       if (!cols.some(c => c.name === name && c.cat === cat)) cols.push({ name, cat, counts: new Array(hourly.hours.length).fill(0) });
     }

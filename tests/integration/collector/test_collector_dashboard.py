@@ -63,13 +63,15 @@ def _dropped(base: str, device: str) -> int | None:
 
 
 def _expected(base: str, site: str) -> dict[str, int]:
-    """Crossings of the last 24 h per chart series (``L1 in|vehicle``: the fleet's lines have
-    no direction names), from the API (the stored counts)."""
-    params = {"site": site, "bucket": "1h", "group_by": "line,direction,category"}
+    """Crossings of the last 24 h per chart series, from the API (the stored counts). The
+    fleet's lines have no direction names and both devices of a site have an ``L1``, so a
+    series is named by line, direction and device: ``L1 in · dev-000|vehicle``."""
+    params = {"site": site, "bucket": "1h", "group_by": "device,line,direction,category"}
     body = httpx.get(f"{base}/api/v1/counts", params=params).json()
     out: dict[str, int] = {}
     for s in body["series"]:
-        key = f"{s['key']['line']} {s['key']['direction']}|{s['key']['category']}"
+        k = s["key"]
+        key = f"{k['line']} {k['direction']} · {k['device']}|{k['category']}"
         out[key] = out.get(key, 0) + s["total"]
     return out
 
