@@ -114,7 +114,8 @@ async function renderSite(site, range) {
   const w = chartWindow(range, today.since);
   const counts = await api("/api/v1/counts", { site: s, bucket: w.bucket, start: w.start, end: w.end,
                                                group_by: "device,line,direction,category" });
-  node.chartData = chartData(counts, counts.labels || today.labels, w);
+  node.colours ||= new Map();
+  node.chartData = chartData(counts, { ...today.labels, ...counts.labels }, w, node.colours);
   node.chartWidth = $(".chart", node).clientWidth;
   drawChart(node, node.chartData);
   node.dataset.range = range;

@@ -38,9 +38,26 @@ export function namer(labels, pairs) {
   };
 }
 
+/** The palette index of each direction name: given once, in the order of ``labels`` (device,
+ * line, in then out), and kept in ``colours`` (a Map the card holds), so a name keeps its
+ * colour across refreshes and ranges. */
+function colourOf(colours, labels, nameOf) {
+  const pairs = Object.entries(labels || {}).flatMap(([d, ls]) => Object.keys(ls).map(l => [d, l]));
+  for (const [d, l] of pairs.sort((a, b) => `${a}`.localeCompare(`${b}`))) {
+    for (const dir of ["in", "out"]) {
+      const name = nameOf(d, l, dir);
+      if (!colours.has(name)) colours.set(name, colours.size);
+    }
+  }
+  return name => {
+    if (!colours.has(name)) colours.set(name, colours.size);
+    return PALETTE[colours.get(name) % PALETTE.length];
+  };
+}
+
 /** The series of ``counts`` (grouped by device, line, direction, category) per direction name
  * and category, plus each fine bucket's local minute of the day. */
-export function chartData(counts, labels, window) {
+export function chartData(counts, labels, window, colours = new Map()) {
   const n = counts.buckets.length;
   const names = [];
   const series = new Map();
@@ -59,12 +76,14 @@ export function chartData(counts, labels, window) {
     s.counts.forEach((v, i) => { into[i] += v; });
   }
   const order = [];
-  names.forEach((name, i) => {
+  const colour = colourOf(colours, labels, nameOf);
+  names.forEach(colour);
+  for (const name of names.sort((a, b) => colours.get(a) - colours.get(b))) {
     for (const [j, cat] of ["vehicle", "pedestrian"].entries()) {
       const s = series.get(`${name}|${cat}`);
-      if (s) order.push({ ...s, colour: PALETTE[i % PALETTE.length][j] });
+      if (s) order.push({ ...s, colour: colour(name)[j] });
     }
-  });
+  }
   const minuteOfDay = counts.buckets_local.map(t => Number(t.slice(11, 13)) * 60 + Number(t.slice(14, 16)));
   return { counts, series: order, minuteOfDay, window, timezone: counts.timezone };
 }
