@@ -130,7 +130,7 @@ def kill_a_running_device(tmp: Path, broker: Broker, base: str) -> None:
     cmd = [sys.executable, "-m", "edge.cli", "run", "--config", str(config)]
     proc = subprocess.Popen(cmd, env=env, stderr=subprocess.DEVNULL)
     try:
-        wait_until(lambda: health(base, "cam-gate") == "online", 120, "cam-gate online")
+        wait_until(lambda: health(base, "cam-gate") == "online", 300, "cam-gate online")
         proc.send_signal(signal.SIGKILL)
         proc.wait(30)
         wait_until(lambda: health(base, "cam-gate") == "offline", 30, "cam-gate's Last Will")
@@ -314,5 +314,8 @@ def test_hourly_table_and_its_csv(world: World, browser: Any) -> None:
     }
     assert {k: v for k, v in got_counts.items() if k[0] in world.counted and v} == want
     card.locator(".hourly button[data-day='yesterday']").click()
-    page.wait_for_selector(".hourly-table[data-day]:not([data-day='" + rows[0]["day"] + "'])")
+    page.wait_for_selector(f".hourly-table[data-day]:not([data-day='{rows[0]['day']}'])")
+    assert card.locator("[data-hourly-total]").inner_text() == "0"
+    assert card.locator(".hourly-empty").is_visible()
+    assert "day=yesterday" in (card.locator(".hourly .csv").get_attribute("href") or "")
     page.close()

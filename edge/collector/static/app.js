@@ -109,7 +109,7 @@ async function renderSite(site, range) {
     loadHourly(node),
   ]);
   renderToday(node, today);
-  renderDevices(node, devices.devices);
+  renderDevices(node, devices.devices, site.timezone);
   renderQueues(node, queues, zones);
   const w = chartWindow(range, today.since);
   const counts = await api("/api/v1/counts", { site: s, bucket: w.bucket, start: w.start, end: w.end,

@@ -26,7 +26,7 @@ export function el(tag, attrs = {}, text = "") {
 
 const formats = new Map();
 
-/** Local time of ``tz`` at Unix seconds ``ts``; ``style``: hm, hms, day, dayhm. */
+/** Local time of ``tz`` at Unix seconds ``ts``; ``style``: hm, hms, day, dayhm, dayhms. */
 export function siteTime(ts, tz, style = "hm") {
   const key = `${tz}|${style}`;
   if (!formats.has(key)) {
@@ -35,6 +35,7 @@ export function siteTime(ts, tz, style = "hm") {
       hms: { hour: "2-digit", minute: "2-digit", second: "2-digit" },
       day: { day: "numeric", month: "short" },
       dayhm: { day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" },
+      dayhms: { day: "numeric", month: "short", hour: "2-digit", minute: "2-digit", second: "2-digit" },
     }[style];
     formats.set(key, new Intl.DateTimeFormat("en-GB", { ...opts, timeZone: tz, hourCycle: "h23" }));
   }
@@ -71,7 +72,7 @@ export const reasonWords = r => (r || "").split(",").filter(Boolean)
   .map(x => x.trim().replaceAll("_", " ")).join(", ");
 
 /** Y axis ticks 0, step, 2 step, ... covering ``max``, step 1, 2 or 5 times a power of 10. */
-export function niceTicks(max, most = 5) {
+export function niceTicks(max, most = 6) {
   if (max <= 0) return [0, 1];
   const raw = max / (most - 1);
   const p = 10 ** Math.floor(Math.log10(raw));

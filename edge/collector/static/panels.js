@@ -96,7 +96,7 @@ const HEALTH_TITLES = {
 };
 
 /** The device table: status in words and colours, with the reason when degraded. */
-export function renderDevices(card, devices) {
+export function renderDevices(card, devices, tz) {
   const rows = devices.map(d => {
     const tr = el("tr", { "data-device": d.device_id });
     const m = (d.telemetry && d.telemetry.metrics) || {};
@@ -113,7 +113,7 @@ export function renderDevices(card, devices) {
                        t.dropped == null ? "–" : num(t.dropped));
     tr.append(
       el("td", { "data-label": "device" }, d.device_id), status,
-      el("td", { "data-label": "last heard", title: d.last_seen ? new Date(d.last_seen * 1000).toISOString() : "" },
+      el("td", { "data-label": "last heard", title: d.last_seen ? siteTime(d.last_seen, tz, "dayhms") : "" },
          ago(d.last_seen)),
       el("td", { "data-label": "fps" }, fps == null ? "–" : Number(fps).toFixed(1)),
       el("td", { "data-label": "outbox" }, String(m.outbox_depth ?? "–")),
