@@ -40,7 +40,7 @@ def _counts(request: Request, q: m.CountsQuery, csv: bool = False) -> m.CountsOu
             res = queries.counts(reader, window, (bucket_s, tz), f, g)
         except ValueError as err:
             raise p.bad(str(err)) from None
-        names = queries.labels_in(reader, window, f)
+        names = queries.labels_for(reader, f)
     return m.CountsOut(
         start=window[0],
         end=window[1],
@@ -108,7 +108,7 @@ def _day_routes(r: APIRouter) -> None:
         since = local_midnight(time.time(), zone)
         with p.store_of(request).reading() as reader:
             rows = queries.totals_since(reader, since, f, g)
-            names = queries.labels_in(reader, (since, None), f)
+            names = queries.labels_for(reader, f)
         return m.TodayOut(
             since=since,
             since_local=iso_local(since, zone),

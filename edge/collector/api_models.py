@@ -139,7 +139,9 @@ class CountsOut(BaseModel):
     buckets: list[int]
     buckets_local: list[str]
     series: list[SeriesOut]
-    labels: Labels = Field(description="direction names of every device and line counted")
+    labels: Labels = Field(
+        description="direction names of every device and line matching the filters"
+    )
 
 
 class TotalRow(BaseModel):
@@ -158,7 +160,9 @@ class TodayOut(BaseModel):
     group_by: list[str]
     total: int
     rows: list[TotalRow]
-    labels: Labels = Field(description="direction names of every device and line counted")
+    labels: Labels = Field(
+        description="direction names of every device and line matching the filters"
+    )
 
 
 class LineTotals(BaseModel):

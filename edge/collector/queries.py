@@ -131,16 +131,13 @@ def all_time_totals(reader: Reader, filters: Filters) -> dict[str, Any]:
     return {"devices": devices}
 
 
-def labels_in(reader: Reader, window: tuple[int, int | None], filters: Filters) -> DeviceNames:
-    """Direction names of every device and line with a crossing in ``[start, end)`` (no end:
-    until now) that passes ``filters``."""
+def labels_for(reader: Reader, filters: Filters) -> DeviceNames:
+    """Direction names of every device and line that ever counted a crossing passing
+    ``filters``: a superset of those in any window, read from the small all-time table
+    (``counts_total``) rather than from a second pass over the per-minute rows."""
     where, params = filters.sql()
-    sql = "SELECT DISTINCT device_id, line FROM counts_minute WHERE minute >= ?"
-    bounds: list[Any] = [window[0] - window[0] % 60]
-    if window[1] is not None:
-        sql += " AND minute < ?"
-        bounds.append(window[1])
-    pairs = [(str(d), str(ln)) for d, ln in reader.query(sql + where, [*bounds, *params])]
+    sql = f"SELECT DISTINCT device_id, line FROM counts_total WHERE n > 0{where}"
+    pairs = [(str(d), str(ln)) for d, ln in reader.query(sql, params)]
     return labels.names_of(reader.query, pairs)
 
 

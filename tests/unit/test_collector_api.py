@@ -175,7 +175,7 @@ def test_totals_have_the_replay_shape(store: Store) -> None:
     }
 
 
-def test_counts_and_today_name_every_device_and_line_they_count(store: Store) -> None:
+def test_counts_and_today_name_every_device_and_line_of_their_filters(store: Store) -> None:
     client = _client(store)
     params = {"start": T0, "end": T0 + 7200, "tz": "UTC", "site": "site-a"}
     body = client.get("/api/v1/counts", params=params).json()
