@@ -30,6 +30,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"  model {cfg.detector.label}, {len(cfg.lines)} line(s), {len(cfg.zones)} zone(s)")
     for ln in cfg.lines:
         print(f"  line {ln.name}: {ln.a} -> {ln.b}, in = {ln.in_name!r}, out = {ln.out_name!r}")
+    ha = cfg.homeassistant
+    discovery = f"on, under {ha.discovery_prefix}/" if ha.enabled else "off"
+    print(f"  time zone {cfg.device.timezone}; Home Assistant discovery {discovery}")
     return 0
 
 

@@ -1,5 +1,7 @@
 """Home Assistant discovery for real: a subscriber on ``homeassistant/#`` during a real replay.
 
+The same replay's payloads are validated against the JSON Schema files (``docs/schema/``).
+
 Real Mosquitto, the real ``edge-counter replay`` on a real clip with the real model. Three
 moments of one device (one state dir), as Home Assistant would see them:
 
@@ -34,6 +36,7 @@ from edge.publish.mqtt import MqttPublisher
 from edge.publish.subscriber import Subscriber
 from tests.conftest import CLIPS_DIR, Broker, require_asset
 from tests.unit.test_homeassistant import REQUIRED, render
+from tests.unit.test_wire_schema import validator
 
 pytestmark = pytest.mark.slow
 
@@ -54,7 +57,8 @@ def write_config(path: Path, broker: Broker, state_dir: Path, line: str, in_name
         '[[lines]]\nname = "walkway"\na = [470.0, 300.0]\nb = [630.0, 300.0]\n'
         'classes = ["person"]\n\n'
         '[[zones]]\nname = "approach"\npolygon = [[150, 300], [500, 300], [500, 479], [150, 479]]\n'
-        f'\n[mqtt]\nurl = "{broker.url}"\ndelivery = "broker"\nreconnect_max_s = 1.0\n\n'
+        f'\n[mqtt]\nurl = "{broker.url}"\ndelivery = "broker"\nreconnect_max_s = 1.0\n'
+        "counts_interval_s = 10\ntelemetry_interval_s = 5\n\n"
         '[homeassistant]\nenabled = true\nsupport_url = "https://example.org/edge-counter"\n\n'
         "[health]\nstartup_grace_s = 0\n"
     )
@@ -155,6 +159,14 @@ def test_discovery_during_a_real_replay_fresh_counted_and_renamed(
     assert proc.returncode == 0, err
     seen = watch.take()
     report = json.loads(out)
+    # Every payload of the real device validates against its committed JSON Schema.
+    kinds = {}
+    for topic, payload in seen:
+        if topic.startswith("edge/") and payload:
+            kind = wire.parse_topic(topic).kind
+            validator(kind).validate(json.loads(payload))
+            kinds[kind] = kinds.get(kind, 0) + 1
+    assert {"events", "counts", "state", "status", "telemetry", "zones"} <= kinds.keys(), kinds
     cfgs = configs(seen)
     assert cfgs, "no discovery during the replay"
     got = state_values(cfgs, retained_state(seen))
