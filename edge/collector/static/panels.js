@@ -141,7 +141,7 @@ function queueItem(key, name, words, method, details) {
 /** A queue in plain words: "about 12 min wait, 34 vehicles". */
 function queueWords(n, waitS, lowerS, what) {
   const count = plural(Math.max(0, n), what);
-  if (n <= 0) return `no queue, 0 ${what}s`;
+  if (n <= 0) return "no queue";
   if (waitS != null) return `${waitWords(waitS)} wait, ${count}`;
   if (lowerS != null) return `more than ${waitWords(lowerS).replace("about ", "")} wait, ${count}`;
   return `wait unknown, ${count}`;
