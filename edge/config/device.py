@@ -12,10 +12,14 @@ from pydantic import AfterValidator, Field
 
 from edge.config.base import _Strict
 
+#: Files of a zoneinfo directory that are not IANA zone names (Debian's ``localtime`` links to
+#: the host's own zone; ``Factory`` means "zone not set").
+_NOT_ZONES = frozenset({"localtime", "posixrules", "Factory"})
+
 
 @cache
 def _zone_names() -> frozenset[str]:
-    return frozenset(available_timezones())
+    return frozenset(available_timezones() - _NOT_ZONES)
 
 
 def iana_zone(name: str) -> str:

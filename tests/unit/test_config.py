@@ -40,6 +40,8 @@ def test_example_config_is_valid() -> None:
         ('[device]\ntimezone = "Asia/Tbilsi"\n', "device.timezone"),
         ('[device]\ntimezone = "/etc/localtime"\n', "device.timezone"),
         ('[device]\ntimezone = ""\n', "device.timezone"),
+        ('[device]\ntimezone = "localtime"\n', "device.timezone"),
+        ('[device]\ntimezone = "Factory"\n', "device.timezone"),
         ('[[lines]]\nname = "L1"\na = [1, 2]\nb = [3, 4]\nin_name = ""\n', "lines.0.in_name"),
         ('[[lines]]\nname = "L1"\na = [1, 2]\nb = [3, 4]\nout_name = "a\\u0007"\n', "out_name"),
         ('[[lines]]\nname = "L1"\na = [1, 2]\nb = [3, 4]\nclasses = ["cat"]\n', "'cat'"),
