@@ -83,6 +83,10 @@ class MqttConfig(BrokerConnection):
     reconnect_max_s: float = Field(60.0, gt=0)
     counts_interval_s: float = Field(60.0, gt=0)
     telemetry_interval_s: float = Field(30.0, gt=0)
+    #: A change of health (``online`` <-> ``degraded``, or another reason) is published in
+    #: the retained status only once it has held this long, so a device hovering at a
+    #: threshold does not flap (0: publish every change at once).
+    status_hold_s: float = Field(10.0, ge=0, le=3600)
     #: When a crossing leaves the outbox: ``collector`` once the collector acknowledged it on
     #: ``.../ack`` (end to end, the default); ``broker`` on the broker's PUBACK, for brokers
     #: read by something else than the edge collector (no end-to-end guarantee then).

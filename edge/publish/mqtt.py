@@ -71,7 +71,7 @@ class MqttPublisher:
         settings = DrainSettings(
             mqtt.topic_prefix, device.site, mqtt.max_inflight, mqtt.max_batch_events,
             mqtt.telemetry_interval_s, mqtt.delivery, mqtt.ack_timeout_s, mqtt.retry_max_s,
-            announce or Announce(),
+            announce or Announce(), status_hold_s=mqtt.status_hold_s,
         )  # fmt: skip
         self.drainer = Drainer(self.outbox, self.client, settings, status_info or StatusInfo("?"))
         self._stopping = threading.Event()

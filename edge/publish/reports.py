@@ -36,6 +36,9 @@ class ReportClock:
     prune_mono: float = field(default_factory=time.monotonic)
     #: the retained status last sent: ``online`` or ``degraded`` and the reasons.
     status: tuple[str, str | None] | None = None
+    #: a changed condition not yet published, and since when (monotonic) it has held.
+    pending: tuple[str, str | None] | None = None
+    pending_mono: float = 0.0
 
 
 class Reports:
@@ -78,12 +81,18 @@ class Reports:
         return "degraded", ",".join(reasons) or None
 
     def _send_status(self, connected_now: bool = False) -> None:
-        """The retained status: on every connect, then only when the condition changes (a
-        device hovering at a threshold re-publishes at most once a second)."""
-        now = self._condition()
-        if not connected_now and now == self._clock.status:
+        """The retained status: on every connect, then when the condition has changed and
+        held for ``status_hold_s`` (a device hovering at a threshold does not flap)."""
+        now, clock = self._condition(), self._clock
+        if not connected_now and now == clock.status:
+            clock.pending = None
             return
-        self._clock.status = now
+        if not connected_now:
+            if now != clock.pending:
+                clock.pending, clock.pending_mono = now, time.monotonic()
+            if time.monotonic() - clock.pending_mono < self.settings.status_hold_s:
+                return
+        clock.status, clock.pending = now, None
         if not connected_now:
             level = logging.WARNING if now[0] == "degraded" else logging.INFO
             log.log(level, "status now %s%s", now[0], f" ({now[1]})" if now[1] else "")

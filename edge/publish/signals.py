@@ -66,3 +66,4 @@ class DrainSettings:
     ack_timeout_s: float = 30.0
     retry_max_s: float = 300.0
     announce: Announce = field(default_factory=Announce)
+    status_hold_s: float = 0.0

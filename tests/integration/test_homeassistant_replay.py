@@ -58,6 +58,7 @@ def write_config(path: Path, broker: Broker, state_dir: Path, line: str, in_name
         'classes = ["person"]\n\n'
         '[[zones]]\nname = "approach"\npolygon = [[150, 300], [500, 300], [500, 479], [150, 479]]\n'
         f'\n[mqtt]\nurl = "{broker.url}"\ndelivery = "broker"\nreconnect_max_s = 1.0\n'
+        "status_hold_s = 0.0\n"
         "counts_interval_s = 10\ntelemetry_interval_s = 5\n\n"
         '[homeassistant]\nenabled = true\nsupport_url = "https://example.org/edge-counter"\n\n'
         "[health]\nstartup_grace_s = 0\n"

@@ -21,8 +21,10 @@ DEVICE = DeviceConfig(id="dev1", site="post-7")
 ROAD = LineInfo("road", "to Georgia", "to Russia", ("car", "bus"))
 
 
-def mqtt_cfg(broker: Broker) -> MqttConfig:
-    return MqttConfig(url=broker.url, reconnect_max_s=1.0, delivery="broker")
+def mqtt_cfg(broker: Broker, status_hold_s: float = 0.0) -> MqttConfig:
+    return MqttConfig(
+        url=broker.url, reconnect_max_s=1.0, delivery="broker", status_hold_s=status_hold_s
+    )
 
 
 def retained(broker: Broker, kinds: Sequence[str], want: int) -> dict[str, wire.Message]:
@@ -142,3 +144,31 @@ def test_degraded_health_is_a_retained_status_published_on_change_only(
         ("online", None),
         ("stopped", None),
     ]
+
+
+def test_a_health_change_is_published_only_once_it_has_held(broker: Broker, tmp_path: Path) -> None:
+    """A device hovering at a threshold (degraded one read, ok the next) never leaves
+    ``online``; a condition that holds past ``status_hold_s`` is published once."""
+    watch = Subscriber(mqtt_cfg(broker), [wire.subscription("edge", "status")])
+    watch.start()
+    box = Outbox.open(tmp_path / "outbox.sqlite", DEVICE.id, OutboxConfig())
+    cond = Condition()
+    pub = MqttPublisher(
+        mqtt_cfg(broker, status_hold_s=2.5), DEVICE, box, StatusInfo("1", condition=cond)
+    )
+    pub.start()
+    assert wait_for(lambda: pub.connected)
+    for i in range(8):  # flapping: each condition lasts one read (about a second)
+        reads = cond.set(*(("degraded", ["low_fps"]) if i % 2 == 0 else ("ok", [])))
+        assert wait_for(lambda r=reads: cond.reads >= r + 1), "the condition is not polled"
+    reads = cond.set("degraded", ["camera_lost"])
+    assert wait_for(lambda r=reads: cond.reads >= r + 5), "the condition is not polled"
+    pub.stop()
+    seen: list[tuple[str, str | None]] = []
+    while (got := watch.get(1.0)) is not None:
+        msg = wire.decode(got[1])
+        assert isinstance(msg, wire.StatusMsg)
+        seen.append((msg.state, msg.reason))
+    watch.stop()
+    box.close()
+    assert seen == [("online", None), ("degraded", "camera_lost"), ("stopped", None)]
