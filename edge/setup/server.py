@@ -202,7 +202,8 @@ class _Handler(BaseHTTPRequestHandler):
                     if status == HTTPStatus.UNAUTHORIZED else "wrong token\n")  # fmt: skip
             self._send(status, text.encode(), "text/plain; charset=utf-8")
             return False
-        if from_query:  # keep the token in a cookie, out of the address bar and history
+        if from_query and self.command == "GET" and urlsplit(self.path).path == "/":
+            # the page: keep the token in a cookie, out of the address bar and history
             self._send(HTTPStatus.SEE_OTHER, b"", "text/plain", {
                 "Location": urlsplit(self.path).path,
                 "Set-Cookie": f"{self.page.cookie}={self.page.token}; Path=/; HttpOnly; "
