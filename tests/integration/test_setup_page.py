@@ -58,7 +58,8 @@ def test_the_printed_url_opens_the_page_and_nothing_else_does(tmp_path: Path) ->
             cfg = user.get("/api/config").json()
             assert (cfg["width"], cfg["height"], cfg["exists"]) == (640, 360, False)
             assert user.get("/api/state").status_code == 200
-            assert user.get("/static/setup.js").headers["content-type"].startswith("text/javascript")
+            js = user.get("/static/setup.js")
+            assert js.headers["content-type"].startswith("text/javascript")
             # with the token in the query, the API answers too (scripts, curl)
             assert httpx.get(f"{base}/api/config", params={"token": token}).status_code == 200
         assert _listening(port) == ["0100007F"]  # 127.0.0.1, nothing else
