@@ -91,7 +91,10 @@ def _problems_from(err: ValidationError) -> list[Problem]:
         section = loc[0] if loc and loc[0] in ("lines", "zones", "detector") else ""
         index = int(loc[1]) if section in ("lines", "zones") and len(loc) > 1 and loc[1].isdigit() \
             else None  # fmt: skip
-        out.append(Problem(".".join(loc) or "<root>", e["msg"], section, index))
+        message = e["msg"]
+        if e["type"] == "string_pattern_mismatch" and loc[-1] in ("name", "direction"):
+            message = "use 1 to 64 letters, digits, '_', '.' or '-' (no spaces)"
+        out.append(Problem(".".join(loc) or "<root>", message, section, index))
     return out
 
 

@@ -223,6 +223,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(HTTPStatus.OK, self.page.config_json())
         elif path == "/api/state":
             self._json(HTTPStatus.OK, self.page.state_json())
+        elif path == "/favicon.ico":
+            self._send(HTTPStatus.NO_CONTENT, b"", "image/x-icon")
         elif path == "/api/frame.jpg":
             jpeg = self.page.live.jpeg()
             if jpeg is None:

@@ -45,7 +45,7 @@ function lineCard(ln, i) {
                            "data-line": String(i), onclick: (ev) => { if (ev.target.tagName !== "INPUT" && ev.target.tagName !== "BUTTON") select({ kind: "line", i }); } });
   const n = i + 1;
   card.append(
-    field("name", `line ${n} name`, ln.name, (v) => { ln.name = v; }),
+    field("name", `line ${n} name`, ln.name, (v) => { ln.name = v; }, "letters, digits, _ . -"),
     field("in means", `line ${n} in name`, ln.in_name, (v) => { ln.in_name = v; }, "e.g. to Georgia"),
     field("out means", `line ${n} out name`, ln.out_name, (v) => { ln.out_name = v; }, "e.g. to Russia"),
     el("div", { class: "coords", text: `A ${fmt(ln.a)} → B ${fmt(ln.b)}` }),
@@ -61,7 +61,7 @@ function zoneCard(z, i) {
   const probs = problemsFor("zones", i);
   const card = el("div", { class: "card" + (S.sel && S.sel.kind === "zone" && S.sel.i === i ? " selected" : "") + (probs.length ? " bad" : "") });
   card.append(
-    field("name", `zone ${i + 1} name`, z.name, (v) => { z.name = v; }),
+    field("name", `zone ${i + 1} name`, z.name, (v) => { z.name = v; }, "letters, digits, _ . -"),
     el("div", { class: "coords", text: `${z.polygon.length} corners: ${z.polygon.map(fmt).join(" ")}` }),
     el("div", { class: "row" }, el("button", { class: "danger", text: "Delete", onclick: () => { S.sel = { kind: "zone", i }; removeSelected(); } })),
     errorList(probs));
@@ -84,7 +84,7 @@ function renderCards() {
   $("errors").replaceChildren(errorList(rest));
 }
 
-async function save() {
+async function saveConfig() {
   const body = JSON.stringify({ lines: S.lines, zones: S.zones, roi: S.roi });
   let res, data;
   try {
@@ -133,4 +133,5 @@ async function init() {
   setMode("select"); renderCards(); draw(); poll();
 }
 
+$("save").addEventListener("click", saveConfig);
 init();

@@ -286,8 +286,9 @@ function finishZone() {
   S.temp = null;
   $("finish-zone").hidden = true;
   if (pts.length < 3) {
+    setMode(S.mode);
     message(`Zone refused: a zone needs at least 3 corners, this one has ${pts.length}.`);
-    draw(); return;
+    return;
   }
   S.zones.push({ name: freeName("Z", S.zones), polygon: pts });
   S.sel = { kind: "zone", i: S.zones.length - 1 };
@@ -312,5 +313,4 @@ document.addEventListener("keydown", (ev) => {
 document.querySelectorAll("button.mode").forEach((b) => b.addEventListener("click", () => setMode(b.dataset.mode)));
 $("finish-zone").addEventListener("click", finishZone);
 $("show-boxes").addEventListener("change", draw);
-$("save").addEventListener("click", save);
 window.SETUP = S; // for the curious (and the tests)
