@@ -111,5 +111,8 @@ def test_an_installer_draws_names_and_saves_a_line(tmp_path: Path) -> None:
     assert replay.returncode == 0, replay.stderr
     counted = json.loads(replay.stdout)["lines"]["border"]
     out = sum(counted["out"].values())
-    vehicles_out = sum(v["out"] for c, v in truth["ground_truth"]["per_class"].items() if c != "person")
+    per_class = truth["ground_truth"]["per_class"]
+    vehicles_out = sum(v["out"] for c, v in per_class.items() if c != "person")
+    # the mouse puts the ends within a pixel of the truth line: the replay test's tolerance
+    # (3 of 33) plus one for that
     assert abs(out - vehicles_out) <= 4, (counted, vehicles_out)
