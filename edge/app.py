@@ -1,7 +1,8 @@
 """The composition root: the only module that builds a pipeline, an uplink and a runtime.
 
 Every command that counts goes through here: ``run`` (the device service), ``replay``,
-``demo``, ``evaluate`` and ``bench``. They differ only in their config (a file source, or a
+``demo``, ``evaluate``, ``bench``, and ``setup``, whose live view (``build_preview``) is a
+pipeline and a feed with no uplink and no outbox. They differ only in their config (a file source, or a
 camera) and their ``Options`` (annotated video, progress bar, a frame limit); the frame loop,
 the feed, the sinks and the UTC anchor are the same.
 

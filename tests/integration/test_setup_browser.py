@@ -116,3 +116,55 @@ def test_an_installer_draws_names_and_saves_a_line(tmp_path: Path) -> None:
     # the mouse puts the ends within a pixel of the truth line: the replay test's tolerance
     # (3 of 33) plus one for that
     assert abs(out - vehicles_out) <= 4, (counted, vehicles_out)
+
+
+def test_lines_move_and_delete_zones_and_the_region_are_saved(tmp_path: Path) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    video = require_asset(CLIP / "video.mp4")
+    config = tmp_path / "device.toml"
+    args = ("--source", video, "--config", config, "--http", f"127.0.0.1:{free_port()}")
+    with setup_process(*args) as setup, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.goto(setup.url)
+        page.wait_for_function("() => window.SETUP && window.SETUP.img !== null", timeout=WAIT_MS)
+        lines = "() => window.SETUP.lines.map((l) => [l.name, l.a, l.b])"
+
+        page.get_by_role("button", name="Draw line").click()
+        drag(page, (100, 200), (300, 200))
+        drag(page, (300, 200), (400, 250))  # Move is the tool after drawing: B follows
+        expect(page.locator("#lines .coords")).to_contain_text("B (400, 250)")
+        drag(page, (400, 250), (400, 380))  # off the picture: refused, B stays
+        expect(page.locator("#message")).to_contain_text("Move refused")
+        page.get_by_role("button", name="Reverse arrow").click()
+        page.get_by_role("button", name="Draw line").click()
+        drag(page, (100, 100), (200, 100))
+        page.mouse.click(*at(page, 150, 100))
+        page.keyboard.press("Delete")
+        got = page.evaluate(lines)
+        assert [name for name, _, _ in got] == ["L1"]
+        (ax, ay), (bx, by) = got[0][1], got[0][2]
+        assert abs(ax - 400) < 2 and abs(ay - 250) < 2 and abs(bx - 100) < 2 and abs(by - 200) < 2
+
+        page.get_by_role("button", name="Draw zone").click()
+        for x, y in ((420, 100), (600, 110), (600, 300), (420, 100)):  # back on the first: closed
+            page.mouse.click(*at(page, x, y))
+        page.get_by_role("button", name="Region of interest").click()
+        drag(page, (5, 40), (635, 355))
+        page.screenshot(path=str(ARTIFACTS / "setup-zone-and-region.png"))
+        page.get_by_role("button", name="Save config").click()
+        expect(page.locator("#saved")).to_contain_text("Saved to", timeout=WAIT_MS)
+
+        page.reload()  # what the page shows now comes from the file
+        page.wait_for_function("() => window.SETUP && window.SETUP.lines.length === 1")
+        assert page.evaluate("() => window.SETUP.zones.map((z) => [z.name, z.polygon.length])") == [
+            ["Z1", 3]
+        ]
+        roi = page.evaluate("() => window.SETUP.roi")
+        assert all(abs(v - w) <= 2 for v, w in zip(roi, (5, 40, 635, 355), strict=True)), roi
+        browser.close()
+        assert setup.stop() == 0
+    checked = cli("check-config", config)
+    assert checked.returncode == 0, checked.stderr
+    assert "1 line(s), 1 zone(s)" in checked.stdout
