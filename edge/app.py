@@ -2,9 +2,9 @@
 
 Every command that counts goes through here: ``run`` (the device service), ``replay``,
 ``demo``, ``evaluate``, ``bench``, and ``setup``, whose live view (``build_preview``) is a
-pipeline and a feed with no uplink and no outbox. They differ only in their config (a file source, or a
-camera) and their ``Options`` (annotated video, progress bar, a frame limit); the frame loop,
-the feed, the sinks and the UTC anchor are the same.
+pipeline and a feed with no uplink and no outbox. They differ only in their config (a file
+source, or a camera) and their ``Options`` (annotated video, progress bar, a frame limit); the
+frame loop, the feed, the sinks and the UTC anchor are the same.
 
 Factories are keyed by the config's ``type``: sources here, detectors in
 ``edge.detect.factory``, trackers in ``edge.track``. Build order: detector (fail fast on a bad

@@ -14,6 +14,7 @@ import hmac
 import json
 import logging
 import secrets
+import socket
 import subprocess
 import time
 from http import HTTPStatus
@@ -70,12 +71,11 @@ class SetupPage:
         source = parse_source_option(options.source) if options.source else None
         file = ConfigFile(options.config, source)
         try:
-            server = ThreadingHTTPServer((options.host, options.port), _Handler)
+            server = (_Server6 if ":" in options.host else _Server)((options.host, options.port))
         except OSError as err:
             raise ConfigError(
                 f"--http {options.host}:{options.port}: cannot listen: {err.strerror}"
             ) from None
-        server.daemon_threads = True
         try:
             page = cls(options, server, file, source)
         except BaseException:
@@ -142,6 +142,19 @@ class SetupPage:
             advice = _restart_service()
         backup = str(saved.backup) if saved.backup else None
         return {"ok": True, "file": str(self.file.path), "backup": backup, "service": advice}
+
+
+class _Server(ThreadingHTTPServer):
+    """One thread per request; request threads do not hold up the exit."""
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int]) -> None:
+        super().__init__(address, _Handler)
+
+
+class _Server6(_Server):
+    address_family = socket.AF_INET6
 
 
 def _restart_service() -> str:
