@@ -18,7 +18,6 @@ import socket
 import subprocess
 import time
 from http import HTTPStatus
-from http.cookies import SimpleCookie
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -199,14 +198,21 @@ class _Handler(BaseHTTPRequestHandler):
     def _token_status(self) -> tuple[HTTPStatus | None, bool]:
         """(None if authorised else 401/403, whether the token came in the query)."""
         query = parse_qs(urlsplit(self.path).query).get("token", [])
-        cookie = SimpleCookie(self.headers.get("Cookie", ""))
-        given = query[0] if query else (cookie[self.page.cookie].value
-                                        if self.page.cookie in cookie else "")  # fmt: skip
+        given = query[0] if query else self._cookie()
         if not given:
             return HTTPStatus.UNAUTHORIZED, False
         if not hmac.compare_digest(given.encode(), self.page.token.encode()):
             return HTTPStatus.FORBIDDEN, False
         return None, bool(query)
+
+    def _cookie(self) -> str:
+        """Our cookie's value, "" if absent (parsed by hand: ``SimpleCookie`` raises on other
+        sites' cookies for the same host that it finds illegal)."""
+        for part in self.headers.get("Cookie", "").split(";"):
+            name, _, value = part.strip().partition("=")
+            if name == self.page.cookie:
+                return value.strip('"')
+        return ""
 
     def _authorised(self) -> bool:
         status, from_query = self._token_status()

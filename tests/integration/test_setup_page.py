@@ -50,6 +50,9 @@ def test_the_printed_url_opens_the_page_and_nothing_else_does(tmp_path: Path) ->
             assert anonymous.post("/api/config", json={"lines": []}).status_code == 401
         with httpx.Client(base_url=base, cookies={f"edge_setup_{port}": "nope"}) as forged:
             assert forged.get("/api/config").status_code == 403
+        # another app's odd cookie on the same host does not break the check
+        odd = {"Cookie": f'a=b; ===; edge_setup_{port}="{token}"'}
+        assert httpx.get(f"{base}/api/config", headers=odd).status_code == 200
         with httpx.Client(base_url=base, follow_redirects=True) as user:
             page = user.get(setup.url)
             assert page.status_code == 200 and "edge-counter setup" in page.text
