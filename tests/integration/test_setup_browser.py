@@ -110,11 +110,11 @@ def test_an_installer_draws_names_and_saves_a_line(tmp_path: Path) -> None:
     replay = cli("replay", video, "--config", config, "--json", "--no-progress")
     assert replay.returncode == 0, replay.stderr
     counted = json.loads(replay.stdout)["lines"]["border"]
-    out = sum(counted["out"].values())
+    out = sum(n for c, n in counted["out"].items() if c != "person")
     per_class = truth["ground_truth"]["per_class"]
     vehicles_out = sum(v["out"] for c, v in per_class.items() if c != "person")
     # the mouse puts the ends within a pixel of the truth line: the replay test's tolerance
-    # (3 of 33) plus one for that
+    # (3 of 33) plus one for that. Measured: 35 (car 31, bus 3, truck 1) for 33.
     assert abs(out - vehicles_out) <= 4, (counted, vehicles_out)
 
 
