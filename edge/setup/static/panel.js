@@ -134,4 +134,5 @@ async function init() {
 }
 
 $("save").addEventListener("click", saveConfig);
+window.addEventListener("beforeunload", (ev) => { if (S.dirty) ev.preventDefault(); });
 init();
