@@ -33,6 +33,7 @@ from edge.config import (
 from edge.count.line_counter import LineCounter
 from edge.detect.factory import build_detector
 from edge.errors import ConfigError
+from edge.publish import Announce, HomeAssistantSettings, LineInfo
 from edge.runtime.annotate import Annotator
 from edge.runtime.feed import Feed
 from edge.runtime.health import Health, SystemProbe
@@ -49,18 +50,9 @@ if TYPE_CHECKING:
     from edge.setup.server import SetupPage
 
 __all__ = [
-    "Options",
-    "Preview",
-    "Report",
-    "Runtime",
-    "SetupOptions",
-    "build",
-    "build_pipeline",
-    "build_preview",
-    "open_setup_page",
-    "open_source",
-    "run",
-]
+    "Options", "Preview", "Report", "Runtime", "SetupOptions", "announce", "build",
+    "build_pipeline", "build_preview", "open_setup_page", "open_source", "run",
+]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -156,7 +148,7 @@ def _assemble(cfg: AppConfig, options: Options, pipeline: Pipeline, source: Fram
     supervisor = Supervisor()
     uplink = None
     if cfg.mqtt is not None:
-        uplink = Uplink(cfg, model, offset_s, health.metrics)
+        uplink = Uplink(cfg, model, offset_s, health, announce(cfg))
         supervisor.watch("MQTT drain", uplink.failure)
     keep_motion = pipeline.tracker.wants_motion_images
     feed = Feed(source, cfg.detector.detect_fps, keep_motion, options.max_frames)
@@ -181,6 +173,18 @@ def _assemble(cfg: AppConfig, options: Options, pipeline: Pipeline, source: Fram
         notifier, tally, zones, uplink, annotator, progress,
         cfg.service.drain_timeout_s if drain_s is None else drain_s,
     ))  # fmt: skip
+
+
+def announce(cfg: AppConfig) -> Announce:
+    """What the device tells subscribers besides the counts: its lines' direction names and
+    classes, its zones, and the Home Assistant discovery settings."""
+    ha = cfg.homeassistant
+    record = Path(cfg.device.state_dir) / "homeassistant.json"
+    settings = HomeAssistantSettings(ha.enabled, ha.discovery_prefix, ha.support_url, record)
+    lines = tuple(
+        LineInfo(ln.name, ln.in_name, ln.out_name, ln.counted_classes) for ln in cfg.lines
+    )
+    return Announce(lines, tuple(z.name for z in cfg.zones), settings)
 
 
 def _annotator(cfg: AppConfig, options: Options, source: FrameSource) -> Annotator | None:

@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from edge.classes import CLASS_NAMES, PERSON, category_of
+from edge.collector import labels
 from edge.collector.buckets import bucket_edges, bucket_index, chunk_s
+from edge.collector.labels import DeviceNames
 from edge.collector.store import Reader
 
 #: Most numbers one counts answer may hold (series times buckets).
@@ -121,7 +123,22 @@ def all_time_totals(reader: Reader, filters: Filters) -> dict[str, Any]:
         lines = devices.setdefault(device_id, {"lines": {}})["lines"]
         per_class = lines.setdefault(line, {"in": {}, "out": {}})[direction]
         per_class[cls] = per_class.get(cls, 0) + int(n)
+    names = labels.names_of(
+        reader.query, ((d, ln) for d, v in devices.items() for ln in v["lines"])
+    )
+    for device_id, v in devices.items():
+        v["labels"] = names[device_id]
     return {"devices": devices}
+
+
+def labels_for(reader: Reader, filters: Filters) -> DeviceNames:
+    """Direction names of every device and line that ever counted a crossing passing
+    ``filters``: a superset of those in any window, read from the small all-time table
+    (``counts_total``) rather than from a second pass over the per-minute rows."""
+    where, params = filters.sql()
+    sql = f"SELECT DISTINCT device_id, line FROM counts_total WHERE n > 0{where}"
+    pairs = [(str(d), str(ln)) for d, ln in reader.query(sql, params)]
+    return labels.names_of(reader.query, pairs)
 
 
 def devices(reader: Reader, site: str | None) -> list[dict[str, Any]]:

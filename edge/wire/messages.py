@@ -38,7 +38,11 @@ def _utc_seconds(v: float) -> float:
 
 Name = Annotated[str, Field(pattern=NAME_PATTERN)]
 #: Seconds since the Unix epoch, UTC, finite (the models refuse NaN and infinities).
-UtcSeconds = Annotated[float, AfterValidator(_utc_seconds)]
+UtcSeconds = Annotated[
+    float,
+    AfterValidator(_utc_seconds),
+    Field(json_schema_extra={"minimum": 0, "exclusiveMaximum": MAX_TS}),
+]
 ClassCounts = dict[Name, Annotated[int, Field(ge=0, le=MAX_INT)]]
 
 
@@ -200,6 +204,16 @@ class ZoneMsg(_Msg):
     exit_rate_per_min: float | None = Field(None, ge=0)
     departures: int | None = Field(None, ge=0, le=MAX_INT)
     interval_s: float | None = Field(None, gt=0)
+
+    #: The JSON Schema states the ``wait_s`` rule too (``docs/schema/zones.json``).
+    model_config = ConfigDict(
+        json_schema_extra={
+            "if": {"required": ["wait_method"],
+                   "properties": {"wait_method": {"enum": ["measured", "littles_law"]}}},
+            "then": {"required": ["wait_s"], "properties": {"wait_s": {"type": "number"}}},
+            "else": {"properties": {"wait_s": {"type": "null"}}},
+        }
+    )  # fmt: skip
 
     @model_validator(mode="after")
     def _method_agrees(self) -> ZoneMsg:

@@ -126,6 +126,18 @@ def test_topic_builder() -> None:
     assert wire.topic("edge", "s", "d", "events", "L1") == "edge/v1/s/d/events/L1"
     assert wire.topic("a/b", "s", "d", "state") == "a/b/v1/s/d/state"
     assert wire.parse_topic("a/b/v1/s/d/state").prefix == "a/b"
+    # Ids may be called like a version or a kind: the layout is read from the end.
+    for site, dev, kind, name in [("v1", "d", "state", None), ("v1", "v1", "events", "v1"),
+                                  ("s", "events", "state", None), ("s", "d", "events", "state"),
+                                  ("v1", "counts", "zones", "status")]:  # fmt: skip
+        top = wire.parse_topic(wire.topic("edge", site, dev, kind, name))
+        assert (top.prefix, top.site, top.device_id, top.kind, top.name) == (
+            "edge",
+            site,
+            dev,
+            kind,
+            name,
+        )
     with pytest.raises(WireError, match="needs a name"):
         wire.topic("edge", "s", "d", "events")
     with pytest.raises(WireError, match="unknown topic kind"):
