@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "tail": ("tail", "print decoded messages from a broker"),
     "collector": ("collector", "run the central collector (MQTT -> database -> HTTP)"),
     "demo": ("demo", "embedded broker + collector + replay of a sample clip"),
+    "setup": ("setup", "a local web page to draw the lines and zones on the camera's picture"),
 }
 
 log = logging.getLogger(__name__)
