@@ -89,12 +89,13 @@ def _device_routes(r: APIRouter) -> None:
         cfg = p.cfg_of(request)
         with p.store_of(request).reading() as reader:
             seen = queries.sites(reader)
+            reported = queries.reported_zones(reader)
         names = sorted(set(seen) | set(cfg.sites))
         return [
             m.Site(
                 site=s,
                 name=cfg.sites[s].name if s in cfg.sites else None,
-                timezone=cfg.site_timezone(s),
+                timezone=cfg.site_timezone(s) if s in cfg.sites else reported.get(s, "UTC"),
                 devices=seen.get(s, 0),
             )
             for s in names

@@ -68,8 +68,12 @@ def group_by(text: str) -> tuple[str, ...]:
 
 
 def zone(request: Request, tz: str | None, sites: tuple[str, ...]) -> ZoneInfo:
-    """``tz`` if given, else the configured zone of the one site asked for, else UTC."""
-    name = tz or (cfg_of(request).site_timezone(sites[0]) if len(sites) == 1 else "UTC")
+    """``tz`` if given, else the zone of the one site asked for (``queries.site_zone``),
+    else UTC."""
+    name = tz or "UTC"
+    if tz is None and len(sites) == 1:
+        with store_of(request).reading() as reader:
+            name = queries.site_zone(reader, cfg_of(request), sites[0])
     try:
         return parse_tz(name)
     except ValueError as err:

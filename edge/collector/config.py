@@ -217,6 +217,11 @@ def _iana_zones() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones() - _NOT_ZONES)
 
 
+def is_timezone(name: str) -> bool:
+    """Whether ``name`` is an IANA time zone name (see ``check_timezone``)."""
+    return name in _iana_zones()
+
+
 def check_timezone(name: str) -> str:
     """Return ``name`` if it is an IANA time zone (``Asia/Tbilisi``, ``UTC``), else raise
     ``ValueError``. Checked against the zone database's list of names, so a directory

@@ -25,6 +25,7 @@ class StatusInfo:
             ``("degraded", reasons)`` (``camera_lost``, ``low_fps``); the retained status says
             ``degraded`` with the reasons while it lasts (quick and thread-safe; None: always
             ``online``).
+        timezone: the site's IANA time zone (config ``device.timezone``).
     """
 
     version: str
@@ -32,6 +33,7 @@ class StatusInfo:
     config_hash: str | None = None
     metrics: Callable[[], Mapping[str, MetricValue]] | None = None
     condition: Callable[[], tuple[str, Sequence[str]]] | None = None
+    timezone: str | None = None
 
 
 @dataclass(frozen=True)

@@ -67,7 +67,7 @@ class Reports:
         msg = wire.StatusMsg(
             v=1, type="status", device_id=self.outbox.device_id, state=state,
             ts=time.time(), version=i.version, model=i.model, config_hash=i.config_hash,
-            epoch=self.outbox.epoch, reason=reason,
+            epoch=self.outbox.epoch, reason=reason, timezone=i.timezone,
         )  # fmt: skip
         return wire.encode(msg)
 

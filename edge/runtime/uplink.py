@@ -70,7 +70,7 @@ class Uplink:
         )
         info = StatusInfo(
             __version__, model, config_hash(cfg), self._all_metrics,
-            health.state if health is not None else None,
+            health.state if health is not None else None, cfg.device.timezone,
         )  # fmt: skip
         self.publisher = MqttPublisher(cfg.mqtt, cfg.device, self.outbox, info, announce)
         self.journaled = 0

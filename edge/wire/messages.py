@@ -165,6 +165,9 @@ class StatusMsg(_Msg):
     epoch: int | None = None
     #: why the device is ``degraded`` (``camera_lost``, ``low_fps``; comma-separated).
     reason: str | None = Field(None, max_length=200)
+    #: the IANA time zone of the device's site (config ``device.timezone``): a collector
+    #: without its own zone for the site uses it for "today" and day buckets.
+    timezone: str | None = Field(None, max_length=64)
 
 
 class TelemetryMsg(_Msg):

@@ -186,6 +186,8 @@ def test_discovery_during_a_real_replay_fresh_counted_and_renamed(
     degraded = [s for s in statuses if s["state"] == "degraded"]
     assert degraded and "low_fps" in degraded[0]["reason"]
     assert statuses[-1]["state"] == "stopped"
+    # device.timezone travels in the status (the collector's fallback for the site's zone).
+    assert {s.get("timezone") for s in statuses} == {"Asia/Ho_Chi_Minh"}
     avail = json.loads(next(iter(cfgs.values())))["availability"][0]
     assert render(avail["value_template"], degraded[0]) == avail["payload_available"]
     zone_cfgs = [json.loads(p) for t, p in cfgs.items() if "/approach_" in t]

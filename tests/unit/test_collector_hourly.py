@@ -285,3 +285,25 @@ def test_today_starts_at_the_sites_local_midnight_on_a_25_hour_day(
     }
     hourly = _client(store).get("/api/v1/hourly", params={"site": "kazbegi"}).json()
     assert hourly["day"] == "2024-10-27" and len(hourly["hours"]) == 25
+
+
+def _status(device: str, tz: str) -> bytes:
+    body = {"v": 1, "type": "status", "device_id": device, "state": "online", "timezone": tz}
+    return json.dumps(body).encode()
+
+
+def test_a_site_without_a_collector_zone_takes_the_zone_its_devices_report(store: Store) -> None:
+    """``device.timezone`` travels in the status: the collector uses it for a site it has no
+    ``[sites]`` entry for (an invalid name is ignored); its own entry wins."""
+    _put(store, "edge/v1/other/dev-9/status", _status("dev-9", "Asia/Tbilisi"))
+    _put(store, "edge/v1/kazbegi/dev-1/status", _status("dev-1", "Asia/Tokyo"))
+    client = _client(store)
+    zones = {s["site"]: s["timezone"] for s in client.get("/api/v1/sites").json()}
+    assert zones == {"kazbegi": "Europe/Berlin", "other": "Asia/Tbilisi"}
+    hourly = client.get("/api/v1/hourly", params={"site": "other", "day": "today"}).json()
+    assert hourly["timezone"] == "Asia/Tbilisi"
+    today = client.get("/api/v1/today", params={"site": "other"}).json()
+    assert today["timezone"] == "Asia/Tbilisi" and today["since_local"].endswith("+04:00")
+    _put(store, "edge/v1/other/dev-9/status", _status("dev-9", "Asia/Tbilsi"))
+    zones = {s["site"]: s["timezone"] for s in client.get("/api/v1/sites").json()}
+    assert zones["other"] == "UTC"
