@@ -19,10 +19,12 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 
 from edge import __version__
-from edge.collector import api_counts, queries
+from edge.collector import api_counts, metrics, queries
 from edge.collector import api_models as m
 from edge.collector import api_params as p
 from edge.collector.config import CollectorConfig
+from edge.collector.health import degraded_reason as _reason
+from edge.collector.health import health_word as _health
 from edge.collector.queues import queue_figures
 from edge.collector.store import Store
 from edge.errors import StoreError
@@ -44,6 +46,7 @@ def create_app(store: Store, cfg: CollectorConfig, stats: Any = None) -> FastAPI
 
     guarded = [Depends(_auth)]
     app.include_router(_router(), prefix="/api/v1", dependencies=guarded, responses=m.ERRORS)
+    metrics.add_route(app, guarded)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/", include_in_schema=False)
@@ -152,26 +155,3 @@ def _report_routes(r: APIRouter) -> None:
         """Ingest figures of the collector process answering (each copy has its own)."""
         stats = request.app.state.stats
         return dict(stats()) if stats else {}
-
-
-def _health(d: dict[str, Any], now: float, stale_s: float) -> str:
-    """What a person should read of a device (``m.HEALTH``).
-
-    ``online`` and ``degraded`` turn ``stale`` when the device has not spoken within
-    ``stale_s``; ``stopped`` is a clean exit, ``offline`` its Last Will (killed, lost power
-    or network); ``unknown``: no status yet.
-    """
-    state = d["state"]
-    if state is None:
-        return "unknown"
-    if state in ("online", "degraded"):
-        status_ts = (d["status"] or {}).get("ts") or 0.0
-        heard = max(d["last_seen"] or 0.0, float(status_ts))
-        return str(state) if now - heard <= stale_s else "stale"
-    return "stopped" if state == "stopped" else "offline"
-
-
-def _reason(d: dict[str, Any]) -> str | None:
-    """Why a degraded device is degraded (its status's ``reason``), else None."""
-    reason = (d["status"] or {}).get("reason") if d["state"] == "degraded" else None
-    return str(reason) if reason else None
