@@ -95,12 +95,15 @@ def _client(store: Store, writer: Writer | None, **overrides: Any) -> TestClient
     return TestClient(create_app(store, cfg, stats))
 
 
-def scrape(client: TestClient, **headers: str) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
+Samples = dict[str, dict[tuple[tuple[str, str], ...], float]]
+
+
+def scrape(client: TestClient, **headers: str) -> Samples:
     """``GET /metrics`` parsed: sample name -> sorted label pairs -> value."""
     r = client.get("/metrics", headers=headers)
     assert r.status_code == 200, r.text
     assert r.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
-    out: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
+    out: Samples = {}
     for family in text_string_to_metric_families(r.text):
         for s in family.samples:
             out.setdefault(s.name, {})[tuple(sorted(s.labels.items()))] = s.value
