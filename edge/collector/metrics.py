@@ -26,7 +26,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.params import Depends
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector as PromCollector
 
@@ -45,7 +45,7 @@ PROCESS_COUNTERS: dict[str, tuple[str, str]] = {
     "events_inserted": ("edge_collector_events", "crossings newly stored (duplicates excluded)"),
     "events_duplicate": ("edge_collector_events_duplicate", "crossings already stored, ignored"),
     "messages": ("edge_collector_messages", "MQTT messages stored and acknowledged"),
-    "rejected": ("edge_collector_rejected", "payloads stored as rejects (codes: db_rejects)"),
+    "rejected": ("edge_collector_rejected", "payloads stored as rejects (per code: db_rejects)"),
     "batches": ("edge_collector_batches", "write transactions committed"),
     "store_retries": ("edge_collector_store_retries", "batches retried, the database down"),
     "acks_published": ("edge_collector_acks_published", "retained outbox acks published"),
@@ -81,6 +81,7 @@ def add_route(app: FastAPI, guards: Sequence[Depends]) -> None:
     """Serve ``GET /metrics`` on ``app`` (its ``state.store``, ``state.cfg``, ``state.stats``)
     behind ``guards`` (the API's bearer token rule), outside the OpenAPI spec."""
     registry = CollectorRegistry(auto_describe=False)
+    ProcessCollector(registry=registry)  # process_cpu_seconds_total, memory, open fds
     registry.register(ScrapeCollector(app.state.store, app.state.cfg, app.state.stats, time.time))
 
     @app.get("/metrics", include_in_schema=False, dependencies=list(guards))
