@@ -26,21 +26,20 @@ from edge.collector.store import Store, open_store
 from edge.collector.subscriber import Delivery
 from edge.collector.writer import Writer
 
-NOW = time.time()
 QUEUES = {
     "inbound": {
-        "site": "site-a", "direction": "in", "since": NOW - 3600, "offset": 1,
+        "site": "site-a", "direction": "in", "since": time.time() - 86_400, "offset": 1,
         "entry": {"device": "dev-1", "line": "L1", "direction": "in"},
         "exit": {"device": "dev-2", "line": "L2", "direction": "in"},
     }
 }  # fmt: skip
 
 
-def events(device: str, seqs: range, line: str = "L1", direction: str = "in") -> bytes:
-    """An events payload of ``seqs`` crossings by car, a second apart, ending a minute ago."""
+def events(now: float, device: str, seqs: range, line: str = "L1") -> bytes:
+    """An events payload of ``seqs`` crossings by car (in), a second apart, from a minute ago."""
     rows = [
-        {"device_id": device, "epoch": 1, "seq": s, "ts": NOW - 60 - s, "line": line,
-         "direction": direction, "class": "car", "track_id": s, "confidence": 0.9}
+        {"device_id": device, "epoch": 1, "seq": s, "ts": now - 60 - s, "line": line,
+         "direction": "in", "class": "car", "track_id": s, "confidence": 0.9}
         for s in seqs
     ]  # fmt: skip
     return json.dumps({"v": 1, "type": "events", "device_id": device, "events": rows}).encode()
@@ -58,37 +57,47 @@ def telemetry(device: str, ts: float, **metrics: Any) -> bytes:
 
 #: (topic, payload, seconds ago). dev-1: 12 crossings (one message twice), online, telemetry;
 #: dev-2: 3 crossings, degraded; dev-3 (site-b): stopped long ago; three rejects.
-MESSAGES: list[tuple[str, bytes, float]] = [
-    ("edge/v1/site-a/dev-1/events/L1", events("dev-1", range(10)), 30),
-    ("edge/v1/site-a/dev-1/events/L1", events("dev-1", range(10, 12)), 20),
-    ("edge/v1/site-a/dev-1/events/L1", events("dev-1", range(10, 12)), 19),  # redelivered
-    ("edge/v1/site-a/dev-1/status", status("dev-1", "online", NOW - 25), 25),
-    ("edge/v1/site-a/dev-1/telemetry",
-     telemetry("dev-1", NOW - 5, outbox_depth=7, outbox_dropped=2,
-               outbox_oldest_unsent_age_s=4.5), 5),
-    ("edge/v1/site-a/dev-2/events/L2", events("dev-2", range(3), "L2"), 40),
-    ("edge/v1/site-a/dev-2/status", status("dev-2", "degraded", NOW - 40, "camera_lost"), 40),
-    ("edge/v1/site-b/dev-3/status", status("dev-3", "stopped", NOW - 4000), 4000),
-    ("edge/v1/site-a/dev-1/events/L1", b"not json", 3),
-    ("edge/v1/site-a/dev-2/status", status("dev-2", "online", NOW + 7200), 3),  # future
-    ("edge/v1/site-a/dev-1/events/L1", events("dev-9", range(2)), 2),  # device disagrees
-]  # fmt: skip
+def messages(now: float) -> list[tuple[str, bytes, float]]:
+    """Every message, dated from ``now``."""
+    return [
+        ("edge/v1/site-a/dev-1/events/L1", events(now, "dev-1", range(10)), 30),
+        ("edge/v1/site-a/dev-1/events/L1", events(now, "dev-1", range(10, 12)), 20),
+        # the same message again (redelivered): duplicates
+        ("edge/v1/site-a/dev-1/events/L1", events(now, "dev-1", range(10, 12)), 19),
+        ("edge/v1/site-a/dev-1/status", status("dev-1", "online", now - 25), 25),
+        ("edge/v1/site-a/dev-1/telemetry",
+         telemetry("dev-1", now - 5, outbox_depth=7, outbox_dropped=2,
+                   outbox_oldest_unsent_age_s=4.5), 5),
+        ("edge/v1/site-a/dev-2/events/L2", events(now, "dev-2", range(3), "L2"), 40),
+        ("edge/v1/site-a/dev-2/status", status("dev-2", "degraded", now - 40, "camera_lost"), 40),
+        ("edge/v1/site-b/dev-3/status", status("dev-3", "stopped", now - 4000), 4000),
+        ("edge/v1/site-a/dev-1/events/L1", b"not json", 3),
+        ("edge/v1/site-a/dev-2/status", status("dev-2", "online", now + 7200), 3),  # future_ts
+        # the payload's device disagrees with the topic's
+        ("edge/v1/site-a/dev-1/events/L1", events(now, "dev-9", range(2)), 2),
+    ]  # fmt: skip
+
+
+#: the store, the writer that fed it and the time its messages are dated from.
+Fed = tuple[Store, Writer, float]
+MESSAGES = 11
 CROSSINGS = 15
 DUPLICATES = 2
 
 
 @pytest.fixture
-def fed(tmp_path: Path) -> Iterator[tuple[Store, Writer]]:
-    """A store fed every message of ``MESSAGES`` by the collector's own writer thread."""
+def fed(tmp_path: Path) -> Iterator[Fed]:
+    """A store fed every message of ``messages`` by the collector's own writer thread."""
     store = open_store(f"sqlite:///{tmp_path / 'metrics.db'}")
     store.migrate()
     inbox: queue.Queue[Delivery] = queue.Queue()
     writer = Writer(store, inbox, lambda batch: None, max_messages=3)
     writer.start()
-    for mid, (topic, payload, ago) in enumerate(MESSAGES, 1):
-        inbox.put(Delivery(Received(topic, payload, NOW - ago), mid, 1, 0))
+    now = time.time()
+    for mid, (topic, payload, ago) in enumerate(messages(now), 1):
+        inbox.put(Delivery(Received(topic, payload, now - ago), mid, 1, 0))
     assert writer.drain(30), "the writer did not store every message"
-    yield store, writer
+    yield store, writer, now
     writer.stop()
     store.close()
 
@@ -122,13 +131,13 @@ def dev(device: str, site: str = "site-a", **more: str) -> tuple[tuple[str, str]
 
 
 def test_metrics_count_what_this_process_ingested_and_the_database_holds(
-    fed: tuple[Store, Writer],
+    fed: Fed,
 ) -> None:
-    store, writer = fed
+    store, writer, now = fed
     m = scrape(_client(store, writer))
     assert m["edge_collector_events_total"][()] == CROSSINGS
     assert m["edge_collector_events_duplicate_total"][()] == DUPLICATES
-    assert m["edge_collector_messages_total"][()] == len(MESSAGES)
+    assert m["edge_collector_messages_total"][()] == MESSAGES
     assert m["edge_collector_rejected_total"][()] == 3
     assert m["edge_collector_inbox_messages"][()] == 0
     assert m["edge_collector_db_events_stored_total"][()] == CROSSINGS
@@ -141,18 +150,18 @@ def test_metrics_count_what_this_process_ingested_and_the_database_holds(
         (("code", "invalid"),): 2,
     }
     newest = m["edge_collector_db_newest_message_age_seconds"][()]
-    assert 5 <= newest <= 5 + (time.time() - NOW), "dev-1's telemetry (rejects are no news)"
+    assert 5 <= newest <= 5 + (time.time() - now), "dev-1's telemetry (rejects are no news)"
 
 
-def test_per_device_last_seen_health_and_outbox(fed: tuple[Store, Writer]) -> None:
-    store, writer = fed
+def test_per_device_last_seen_health_and_outbox(fed: Fed) -> None:
+    store, writer, now = fed
     m = scrape(_client(store, writer))
     ages = m["edge_collector_device_last_seen_age_seconds"]
     assert set(ages) == {dev("dev-1"), dev("dev-2"), dev("dev-3", "site-b")}
-    assert 5 <= ages[dev("dev-1")] <= 5 + (time.time() - NOW), "its telemetry, 5 s before NOW"
+    assert 5 <= ages[dev("dev-1")] <= 5 + (time.time() - now), "its telemetry, 5 s before now"
     assert ages[dev("dev-3", "site-b")] >= 4000
     seen = m["edge_collector_device_last_seen_timestamp_seconds"]
-    assert seen[dev("dev-1")] == pytest.approx(NOW - 5)
+    assert seen[dev("dev-1")] == pytest.approx(now - 5)
     health = m["edge_collector_device_health"]
     current = {k: v for k, v in health.items() if v == 1}
     assert current == {
@@ -167,8 +176,8 @@ def test_per_device_last_seen_health_and_outbox(fed: tuple[Store, Writer]) -> No
     assert 5 <= m["edge_collector_device_telemetry_age_seconds"][dev("dev-1")] < 60
 
 
-def test_queue_figures_match_the_queues_endpoint(fed: tuple[Store, Writer]) -> None:
-    store, writer = fed
+def test_queue_figures_match_the_queues_endpoint(fed: Fed) -> None:
+    store, writer, _ = fed
     client = _client(store, writer)
     m = scrape(client)
     (q,) = client.get("/api/v1/queues").json()
@@ -181,9 +190,9 @@ def test_queue_figures_match_the_queues_endpoint(fed: tuple[Store, Writer]) -> N
 
 
 def test_metrics_follow_the_api_token_and_stay_out_of_the_openapi(
-    fed: tuple[Store, Writer],
+    fed: Fed,
 ) -> None:
-    store, writer = fed
+    store, writer, _ = fed
     client = _client(store, writer, **{"http.token": "s3cret-token"})
     assert client.get("/metrics").status_code == 401
     bad = client.get("/metrics", headers={"Authorization": "Bearer nope"})
@@ -195,9 +204,9 @@ def test_metrics_follow_the_api_token_and_stay_out_of_the_openapi(
 
 
 def test_without_a_writer_only_the_database_figures_are_served(
-    fed: tuple[Store, Writer],
+    fed: Fed,
 ) -> None:
-    store, _ = fed
+    store, _, _ = fed
     m = scrape(_client(store, None))
     assert "edge_collector_events_total" not in m
     assert m["edge_collector_db_events_stored_total"][()] == CROSSINGS
@@ -208,9 +217,9 @@ ALERTS = Path(__file__).resolve().parents[2] / "deploy" / "prometheus"
 
 
 def test_example_alert_rules_parse_and_use_only_metrics_the_collector_serves(
-    fed: tuple[Store, Writer],
+    fed: Fed,
 ) -> None:
-    store, writer = fed
+    store, writer, _ = fed
     served = set(scrape(_client(store, writer)))
     rules = yaml.safe_load((ALERTS / "alerts.yml").read_text(encoding="utf-8"))
     alerts = {r["alert"]: r for g in rules["groups"] for r in g["rules"]}
