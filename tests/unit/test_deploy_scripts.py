@@ -13,7 +13,12 @@ from edge.wire.topics import KINDS, KINDS_WITH_NAME
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy" / "mosquitto"
-SCRIPTS = [ROOT / "scripts" / "install-pi.sh", DEPLOY / "add-device.sh", DEPLOY / "make-certs.sh"]
+SCRIPTS = [
+    ROOT / "scripts" / "install-pi.sh",
+    ROOT / "scripts" / "pi-emulated.sh",
+    DEPLOY / "add-device.sh",
+    DEPLOY / "make-certs.sh",
+]
 #: Topics a device reads and the collector writes (or an operator, for config).
 TO_DEVICE = {"ack", "config"}
 
@@ -187,3 +192,51 @@ def test_install_pi_sees_no_systemd_in_a_chroot_or_container() -> None:
         check=True, capture_output=True, text=True,
     )  # fmt: skip
     assert found.stdout.strip() == ("yes" if Path("/run/systemd/system").is_dir() else "no")
+
+
+def pi_emulated(*steps: str) -> subprocess.CompletedProcess[str]:
+    """Sources pi-emulated.sh (functions only: nothing installed, mounted or registered)."""
+    script = ROOT / "scripts" / "pi-emulated.sh"
+    return subprocess.run(
+        ["bash", "-c", "\n".join(["set -euo pipefail", f"source {script}", *steps])],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+
+
+def test_pi_emulated_builds_from_the_bookworm_mirror_apt_uses(tmp_path: Path) -> None:
+    listed = tmp_path / "sources.list.d"
+    listed.mkdir()
+    (listed / "debian.sources").write_text(
+        "Types: deb\nURIs: http://off.example/debian\nSuites: bookworm\nEnabled: no\n\n"
+        "Types: deb-src\nURIs: http://src.example/debian\nSuites: bookworm\n\n"
+        "Types: deb\n# a comment\nURIs: http://security.example/debian-security\n"
+        "Suites: bookworm-security\nComponents: main\n\n"
+        "Types: deb\nURIs: http://main.example/debian\nSuites: bookworm bookworm-updates\n"
+        "Components: main\n"
+    )
+    (listed / "other.list.disabled").write_text(
+        "deb http://disabled.example/debian bookworm main\n"
+    )
+    (tmp_path / "sources.list").write_text(
+        "# deb http://comment.example/debian bookworm main\n"
+        "deb [signed-by=/k.gpg] http://list.example/debian bookworm main\n"
+        "deb http://list.example/debian bookworm-updates main\n"
+    )
+    found = pi_emulated(f"debian_mirror {tmp_path}").stdout.split()
+    assert found == ["http://main.example/debian", "http://list.example/debian"]
+    (listed / "debian.sources").unlink()
+    assert pi_emulated(f"debian_mirror {tmp_path}").stdout.split() == ["http://list.example/debian"]
+
+
+def test_pi_emulated_shows_onnxruntime_a_cortex_a72() -> None:
+    """qemu-user shows the host's /proc/cpuinfo, on which ``import onnxruntime`` segfaults."""
+    cpuinfo = pi_emulated("write_cpuinfo").stdout
+    blocks = [b for b in cpuinfo.split("\n\n") if b.startswith("processor")]
+    assert len(blocks) == os.cpu_count()
+    for n, block in enumerate(blocks):
+        fields = dict(line.split(":", 1) for line in block.splitlines())
+        fields = {k.strip(): v.strip() for k, v in fields.items()}
+        assert fields["processor"] == str(n)
+        assert fields["CPU implementer"] == "0x41" and fields["CPU part"] == "0xd08"
+        assert "asimd" in fields["Features"].split() and "asimddp" not in fields["Features"]
+    assert "Raspberry Pi 4" in cpuinfo
