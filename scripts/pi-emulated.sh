@@ -9,7 +9,6 @@
 # Environment (defaults in brackets):
 #   EDGE_COUNTER_PI_CACHE    where the arm64 rootfs is kept, outside the clone [/var/cache/edge-counter]
 #   EDGE_COUNTER_PI_SECONDS  seconds of the clip replayed [6]
-#   EDGE_COUNTER_PI_FRAMES   frames on which INT8 and FP32 detections are matched [10]
 #   EDGE_COUNTER_PYTHON      the x86 interpreter with the project installed [REPO/.venv/bin/python]
 #   EDGE_COUNTER_MODELS, EDGE_COUNTER_DATA   models and clips [REPO/models, REPO/data]
 #
@@ -23,7 +22,6 @@ CACHE="${EDGE_COUNTER_PI_CACHE:-/var/cache/edge-counter}"
 ROOTFS="$CACHE/rootfs-bookworm-arm64"
 MARKER="$ROOTFS/.edge-counter-rootfs-complete"
 SECONDS_REPLAYED="${EDGE_COUNTER_PI_SECONDS:-6}"
-PROBE_FRAMES="${EDGE_COUNTER_PI_FRAMES:-10}"
 PYTHON="${EDGE_COUNTER_PYTHON:-$REPO/.venv/bin/python}"
 MODELS_DIR="${EDGE_COUNTER_MODELS:-$REPO/models}"
 DATA_DIR="${EDGE_COUNTER_DATA:-$REPO/data}"
@@ -74,8 +72,9 @@ need_tools() {
     command -v ffmpeg >/dev/null || pkgs+=(ffmpeg)
     if [ ${#pkgs[@]} -gt 0 ]; then
         log "apt packages: ${pkgs[*]}"
-        apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${pkgs[@]}"
+        apt-get update -qq >&2
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+            "${pkgs[@]}" >&2
     fi
     [ -x "$PYTHON" ] || die "$PYTHON: no x86 interpreter with the project (scripts/setup.sh)"
     local f
@@ -221,44 +220,49 @@ stage_project() {
     ffmpeg -loglevel error -y -i "$DATA_DIR/videos/$CLIP/video.mp4" -t "$SECONDS_REPLAYED" \
         -c copy "$dest/clip.mp4"
     cp "$dest/clip.mp4" "$work/clip.mp4"
-    probe_py >"$dest/probe.py"
-    cp "$dest/probe.py" "$work/probe.py"
+    detect_py >"$dest/detect.py"
+    cp "$dest/detect.py" "$work/detect.py"
 }
 
-# Detections of both models on every Nth frame of the clip, saved for the comparison.
-probe_py() {
+# Each model's detections on the frames a replay at DETECT_FPS processes, as JSON lines that
+# the scripted detector replays: one inference per frame and model gives both the counts (the
+# replay of these files through the tracker and counter) and the detection agreement.
+detect_py() {
     cat <<'PY'
+import json
 import sys
 from pathlib import Path
 
-import numpy as np
-
+from edge.capture.pacing import thinned
 from edge.capture.replay import ReplaySource
+from edge.classes import CLASS_NAMES
 from edge.config import OnnxDetectorConfig
 from edge.detect.factory import build_detector
 
-video, models, out, step, limit = sys.argv[1], Path(sys.argv[2]), sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
-arrays = {}
-for name in sys.argv[6:]:
+video, models, out, fps = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), float(sys.argv[4])
+for name in sys.argv[5:]:
     detector = build_detector(OnnxDetectorConfig(model=name), models)
-    source = ReplaySource(Path(video))
-    rows = []
-    try:
-        for frame in source.frames():
-            if frame.seq % step == 0:
+    source = ReplaySource(video)
+    with (out / f"{name}.jsonl").open("w") as f:
+        try:
+            for frame in thinned(source.frames(), fps, keep_motion=False):
                 d = detector.detect(frame)
-                rows += [(frame.seq, *box, c, k) for box, c, k in zip(d.xyxy, d.confidence, d.class_id)]
-                if frame.seq // step + 1 >= limit:
-                    break
-    finally:
-        source.close()
-    arrays[name] = np.array(rows, np.float64).reshape(-1, 7)
-np.savez(out, **arrays)
+                row = {"seq": frame.seq, "boxes": d.xyxy.tolist(), "scores": d.confidence.tolist(),
+                       "classes": [CLASS_NAMES[k] for k in d.class_id]}
+                f.write(json.dumps(row) + "\n")
+        finally:
+            source.close()
 PY
+}
+
+# A config whose detector replays the detections file $1 (seen as $2 by the replay).
+scripted_config() {
+    printf '[detector]\ntype = "scripted"\npath = "%s"\n' "${2:-$1}" >"${1%.jsonl}.toml"
 }
 
 main() {
     trap cleanup EXIT
+    trap 'exit 143' INT TERM HUP # the EXIT trap then undoes the mounts
     need_tools
     mkdir -p "$CACHE"
     exec 9>"$CACHE/.lock"
@@ -284,26 +288,29 @@ main() {
     local t_install=$((SECONDS - t0))
 
     t0=$SECONDS
-    local m
+    local m guest_py=/opt/edge-counter/venv/bin/python out="$GUEST_DIR/out"
+    log "$MODEL and $MODEL-int8 on $SECONDS_REPLAYED s at $DETECT_FPS det/s on arm64 (emulated)"
+    in_guest "$guest_py" "$GUEST_DIR/detect.py" "$GUEST_DIR/clip.mp4" /opt/edge-counter/models \
+        "$out" "$DETECT_FPS" "$MODEL" "$MODEL-int8"
+    mkdir -p "$work/arm64" "$work/x86"
     for m in "$MODEL" "$MODEL-int8"; do
-        log "replay $SECONDS_REPLAYED s at $DETECT_FPS det/s with $m on arm64 (emulated)"
-        in_guest /opt/edge-counter/venv/bin/python -m edge.cli replay "$GUEST_DIR/clip.mp4" \
-            --model "$m" --models-dir /opt/edge-counter/models --detect-fps "$DETECT_FPS" \
-            --line "$LINE" --json --no-progress >"$work/arm64-$m.json"
+        scripted_config "$ROOTFS$out/$m.jsonl" "$out/$m.jsonl"
+        in_guest "$guest_py" -m edge.cli replay "$GUEST_DIR/clip.mp4" --config "$out/$m.toml" \
+            --detect-fps "$DETECT_FPS" --line "$LINE" --json --no-progress >"$work/arm64/$m.json"
+        cp "$ROOTFS$out/$m.jsonl" "$work/arm64/"
     done
-    log "detections of both models on $PROBE_FRAMES frames on arm64 (emulated)"
-    in_guest /opt/edge-counter/venv/bin/python "$GUEST_DIR/probe.py" "$GUEST_DIR/clip.mp4" \
-        /opt/edge-counter/models "$GUEST_DIR/out/arm64.npz" "$((25 / DETECT_FPS))" \
-        "$PROBE_FRAMES" "$MODEL" "$MODEL-int8"
-    cp "$ROOTFS$GUEST_DIR/out/arm64.npz" "$work/arm64.npz"
     local t_arm=$((SECONDS - t0))
 
+    log "the same on x86, and the x86 replays with the model in the loop (self-check)"
+    "$PYTHON" "$work/detect.py" "$work/clip.mp4" "$MODELS_DIR" "$work/x86" "$DETECT_FPS" \
+        "$MODEL" "$MODEL-int8"
     for m in "$MODEL" "$MODEL-int8"; do
+        scripted_config "$work/x86/$m.jsonl"
+        "$PYTHON" -m edge.cli replay "$work/clip.mp4" --config "$work/x86/$m.toml" \
+            --detect-fps "$DETECT_FPS" --line "$LINE" --json --no-progress >"$work/x86/$m.json"
         "$PYTHON" -m edge.cli replay "$work/clip.mp4" --model "$m" --models-dir "$MODELS_DIR" \
-            --detect-fps "$DETECT_FPS" --line "$LINE" --json --no-progress >"$work/x86-$m.json"
+            --detect-fps "$DETECT_FPS" --line "$LINE" --json --no-progress >"$work/x86/$m.onnx.json"
     done
-    "$PYTHON" "$work/probe.py" "$work/clip.mp4" "$MODELS_DIR" "$work/x86.npz" \
-        "$((25 / DETECT_FPS))" "$PROBE_FRAMES" "$MODEL" "$MODEL-int8"
 
     local verdict rc
     verdict="$(compare_py | "$PYTHON" - "$work" "$MODEL")" && rc=0 || rc=$?
@@ -323,69 +330,81 @@ from pathlib import Path
 
 import numpy as np
 
+from edge.classes import CLASS_ID
+from edge.config import OnnxDetectorConfig
 from edge.tools.model.agreement import CONFIDENT_SCORE, measure_agreement
 from edge.tools.model.build import BuildOptions
-from edge.config import OnnxDetectorConfig
 from edge.types import Detections
 
 work, model = Path(sys.argv[1]), sys.argv[2]
+int8 = f"{model}-int8"
 #: One weak box more or less in one frame can add, drop or re-class one crossing: the issue
-#: measured exactly that between the x86 and aarch64 OpenCV decoders (pixels 2 levels apart).
-#: A class flip moves two per-class counts, hence 2 (sum of per-class differences).
+#: measured exactly that between the x86 and aarch64 OpenCV decoders (pixels up to 2 levels
+#: apart). A class flip moves two per-class counts, hence 2 (sum of per-class differences).
 COUNT_TOLERANCE = 2
-#: Same model, frames decoded 2 levels apart: boxes move ~0.1 px, a weak one comes or goes.
+#: Same model, frames decoded up to 2 levels apart: boxes move ~0.1 px, a weak one comes or goes.
 CROSS_ARCH_AGREEMENT = 0.95
 INT8_AGREEMENT = BuildOptions().threshold  # what `model build` requires of an INT8 model
 
 
-def counts(arch: str, name: str) -> dict[str, int]:
-    lines = json.loads((work / f"{arch}-{name}.json").read_text())["lines"]
+def counts(path: Path) -> dict[str, int]:
     out: dict[str, int] = {}
-    for dirs in lines.values():
+    for dirs in json.loads(path.read_text())["lines"].values():
         for per_class in dirs.values():
             for cls, n in per_class.items():
                 out[cls] = out.get(cls, 0) + n
     return out
 
 
-class Cached:
-    """Replays the saved detections of one model, frame by frame."""
-
-    def __init__(self, rows: np.ndarray) -> None:
-        self.frames = [rows[rows[:, 0] == s] for s in np.unique(rows[:, 0])]
-        self.seqs = list(np.unique(rows[:, 0]))
-
-    def detect(self, seq: float) -> Detections:
-        r = self.frames[self.seqs.index(seq)] if seq in self.seqs else np.zeros((0, 7))
-        return Detections(r[:, 1:5].astype(np.float32), r[:, 5].astype(np.float32),
-                          r[:, 6].astype(np.int64))
+def show(c: dict[str, int]) -> str:
+    return " ".join(f"{k}={v}" for k, v in sorted(c.items())) or "none"
 
 
-def agree(ref: np.ndarray, test: np.ndarray) -> tuple[float, float]:
-    seqs = sorted(set(ref[:, 0]) | set(test[:, 0]))
-    score = OnnxDetectorConfig().score_threshold
-    a = measure_agreement(Cached(ref), Cached(test), seqs, (score, CONFIDENT_SCORE))
+class Saved:
+    """The detections a model made, by frame seq (a detector for ``measure_agreement``)."""
+
+    def __init__(self, path: Path) -> None:
+        self.by_seq = {}
+        for line in path.read_text().splitlines():
+            row = json.loads(line)
+            self.by_seq[row["seq"]] = Detections(
+                np.array(row["boxes"], np.float32).reshape(-1, 4),
+                np.array(row["scores"], np.float32),
+                np.array([CLASS_ID[c] for c in row["classes"]], np.int64),
+            )
+
+    def detect(self, seq: int) -> Detections:
+        return self.by_seq[seq]
+
+
+def agree(ref: Saved, test: Saved) -> tuple[float, float]:
+    assert ref.by_seq.keys() == test.by_seq.keys(), "not the same frames"
+    thresholds = (OnnxDetectorConfig().score_threshold, CONFIDENT_SCORE)
+    a = measure_agreement(ref, test, sorted(ref.by_seq), thresholds)  # type: ignore[arg-type]
     return a.recall, a.precision
 
 
-x86, arm = np.load(work / "x86.npz"), np.load(work / "arm64.npz")
 fails, parts = [], []
-for name in (model, f"{model}-int8"):
-    cx, ca = counts("x86", name), counts("arm64", name)
+for name in (model, int8):
+    onnx, cx, ca = (counts(work / f"{arch}/{name}{ext}.json") for arch, ext in
+                    (("x86", ".onnx"), ("x86", ""), ("arm64", "")))
+    if onnx != cx:  # the scripted replay must be the model's replay, or nothing below holds
+        fails.append(f"{name} x86 replay {show(onnx)} but {show(cx)} from its detections")
     diff = sum(abs(cx.get(k, 0) - ca.get(k, 0)) for k in set(cx) | set(ca))
-    show = lambda c: " ".join(f"{k}={v}" for k, v in sorted(c.items())) or "none"
-    parts.append(f"{name}: x86 {show(cx)} / arm64 {show(ca)} (diff {diff} <= {COUNT_TOLERANCE})")
+    parts.append(f"{name} x86 {show(cx)} arm64 {show(ca)} (diff {diff} <= {COUNT_TOLERANCE})")
     if diff > COUNT_TOLERANCE:
         fails.append(f"{name} counts differ by {diff}")
-frames = len(set(arm[model][:, 0]))
-r, p = agree(x86[model], arm[model])
+dets = {(arch, name): Saved(work / f"{arch}/{name}.jsonl")
+        for arch in ("x86", "arm64") for name in (model, int8)}
+frames = len(dets["arm64", model].by_seq)
+r, p = agree(dets["x86", model], dets["arm64", model])
 parts.append(f"FP32 arm64 vs x86 recall {r:.3f} precision {p:.3f} (>= {CROSS_ARCH_AGREEMENT})")
 if min(r, p) < CROSS_ARCH_AGREEMENT:
     fails.append("FP32 detections differ between x86 and arm64")
-r, p = agree(arm[model], arm[f"{model}-int8"])
-rx, px = agree(x86[model], x86[f"{model}-int8"])
+r, p = agree(dets["arm64", model], dets["arm64", int8])
+rx, px = agree(dets["x86", model], dets["x86", int8])
 parts.append(f"INT8 vs FP32 arm64 recall {r:.3f} precision {p:.3f} (>= {INT8_AGREEMENT}; "
-             f"x86 {rx:.3f}/{px:.3f}) on {frames} frames")
+             f"x86 {rx:.3f}/{px:.3f}) over {frames} frames")
 if min(r, p) < INT8_AGREEMENT:
     fails.append("INT8 disagrees with FP32 on arm64")
 print(("FAIL (" + "; ".join(fails) + "): " if fails else "ok: ") + "; ".join(parts))
