@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from edge.capture.replay import ReplaySource
 from edge.detect.manifest import sha256_file
 from edge.errors import AssetError, ConfigError
 from edge.tools.assets import Action, FetchResult, install_file, stream_verified, url_chunks
@@ -35,6 +36,18 @@ class ClipVideo:
 
     path: Path
     start_frame: int = 0
+
+    def duration_s(self) -> float:
+        """Length of the clip from the file's header (0 when its rate is unknown).
+
+        Raises:
+            SourceError: the file is missing or not a video.
+        """
+        source = ReplaySource(self.path, start_frame=self.start_frame)
+        try:
+            return source.duration_s
+        finally:
+            source.close()
 
 
 @dataclass(frozen=True)
