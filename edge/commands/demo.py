@@ -205,9 +205,12 @@ def _report(scene: Scene, result: app.Report, http_url: str) -> None:
     _print_totals(scene, result.totals, stored)
     kept = sum(n for d in stored.values() for c in d.values() for n in c.values())
     print(
-        f"{result.processed_frames} frames processed in {result.elapsed_s:.1f} s "
-        f"({result.fps:.0f} fps); {journaled} crossings published over MQTT, "
-        f"{kept} stored by the collector, {remaining} left in the outbox"
+        f"detector ran on {result.processed_frames} frames in {result.elapsed_s:.1f} s "
+        f"({result.fps:.1f} per second)"
+    )
+    print(
+        f"{journaled} crossings published over MQTT, {kept} stored by the collector, "
+        f"{remaining} left in the outbox"
     )
 
 

@@ -168,11 +168,18 @@ class Progress:
         text = f"\r[{bar}] {self._figures(now, final)}   "
         print(text, end="\n" if final else "", file=self._out(), flush=True)
 
-    def close(self) -> None:
-        """End the bar with a newline (terminal) or write the last line (log)."""
+    def close(self, finished: bool = False) -> None:
+        """End the bar with a newline (terminal) or write the last line (log).
+
+        Args:
+            finished: the recording was read to its end (the last frames may not have been
+                processed at a reduced detection rate, yet the replay is complete).
+        """
         if not self._enabled or self._done == 0:
             return
         now = self._clock()
+        if finished:
+            self._done = max(self._done, self._total)
         if self._tty():
             self._draw(now, final=True)
         else:

@@ -75,3 +75,12 @@ def test_disabled_progress_writes_nothing() -> None:
     feed(progress, clock, 100, fps=8.0)
     progress.close()
     assert stream.getvalue() == ""
+
+
+def test_a_finished_recording_ends_at_its_last_frame() -> None:
+    """At a reduced detection rate the last frames are read but not processed."""
+    stream, clock = Stream(tty=False), Clock()
+    progress = Progress(100, True, stream, log_every_s=60.0, clock=clock)
+    feed(progress, clock, 98, fps=4.0)
+    progress.close(finished=True)
+    assert stream.getvalue() == "replay: 100/100 frames (100%), 4 fps, 24 s\n"
