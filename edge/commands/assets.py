@@ -47,9 +47,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"folder with models/ and videos/<clip>/ to copy from, used first (default: "
         f"${MIRROR_ENV}); without it, files are downloaded from their upstream",
     )
-    fetch.add_argument("--models-dir", type=Path, default=None, help="default: ./models")
-    fetch.add_argument("--data-dir", type=Path, default=None, help="default: ./data")
-    fetch.add_argument("--only", choices=("models", "clips"), default=None)
+    fetch.add_argument(
+        "--models-dir", type=Path, metavar="DIR", help="default: $EDGE_COUNTER_MODELS or models/"
+    )
+    fetch.add_argument(
+        "--data-dir", type=Path, metavar="DIR", help="default: $EDGE_COUNTER_DATA or data/"
+    )
+    fetch.add_argument("--only", choices=("models", "clips"), help="only this kind of asset")
 
 
 def _split_names(args: argparse.Namespace) -> tuple[list[str] | None, list[str] | None]:

@@ -56,6 +56,12 @@ class Scene:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Options of the demo command."""
+    p.description = (
+        "Replay the sample clip (or your --video with --line) through the detector, tracker "
+        "and counter; publish every crossing over an embedded MQTT broker to the collector; "
+        "print the counts of the replay and of the collector side by side, beside the clip's "
+        "hand count. The dashboard stays up until Ctrl-C (--exit: stop at once)."
+    )
     what = p.add_argument_group("what to replay (default: the sample clip)")
     what.add_argument("--video", type=Path, metavar="FILE", help="your own recorded video")
     what.add_argument(
@@ -67,11 +73,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "A->B to its right as seen on screen. Repeat for more lines",
     )
     what.add_argument("--config", type=Path, metavar="FILE", help="TOML config: lines, detector")
-    what.add_argument("--clip", default=DEFAULT_CLIP, help="sample clip under data/videos")
-    p.add_argument("--model", help="detector model (default: yolox-nano)")
-    p.add_argument("--detect-fps", type=float, help="detect at this rate (a slower device)")
-    p.add_argument("--http", default="127.0.0.1:8080", help="dashboard address (port 0: any)")
-    p.add_argument("--workdir", type=Path, help="broker, outbox and database (default: temp)")
+    what.add_argument(
+        "--clip", default=DEFAULT_CLIP, metavar="NAME", help="sample clip (default: %(default)s)"
+    )
+    p.add_argument("--model", metavar="NAME", help="detector model (default: yolox-nano)")
+    p.add_argument(
+        "--detect-fps", type=float, metavar="FPS", help="detect at this rate (a slower device)"
+    )
+    p.add_argument(
+        "--http",
+        default="127.0.0.1:8080",
+        metavar="HOST:PORT",
+        help="dashboard address (default: %(default)s; port 0: any free port)",
+    )
+    p.add_argument(
+        "--workdir", type=Path, metavar="DIR", help="broker, outbox and database (default: temp)"
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress on stderr")
     p.add_argument(
         "--exit",
