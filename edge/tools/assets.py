@@ -22,6 +22,11 @@ _CHUNK = 1 << 20
 DOWNLOAD_TIMEOUT_S = 60.0
 
 Action = Literal["present", "copied", "downloaded"]
+NO_INTERNET_HINT = (
+    "without internet, put the files in a mirror folder (DIR/models/<file>, "
+    "DIR/videos/<clip>/<file>; README: 'Without internet') and pass --mirror DIR or set "
+    "EDGE_COUNTER_MIRROR"
+)
 
 
 @dataclass(frozen=True)
@@ -120,7 +125,10 @@ def download_model(manifest: ModelManifest, dest: Path) -> FetchResult:
             failures.append(f"{url}: {err}")
             continue
         return FetchResult(manifest.name, dest, "downloaded", note)
-    raise AssetError(f"{manifest.file}: could not download ({'; '.join(failures) or 'no URL'})")
+    raise AssetError(
+        f"{manifest.file}: could not download ({'; '.join(failures) or 'no URL'}); "
+        f"{NO_INTERNET_HINT}"
+    )
 
 
 def fetchable_models(models_dir: Path) -> dict[str, ModelManifest]:

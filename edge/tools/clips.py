@@ -19,15 +19,18 @@ from typing import Any
 from edge.capture.replay import ReplaySource
 from edge.detect.manifest import sha256_file
 from edge.errors import AssetError, ConfigError
-from edge.tools.assets import Action, FetchResult, install_file, stream_verified, url_chunks
+from edge.tools.assets import (
+    NO_INTERNET_HINT,
+    Action,
+    FetchResult,
+    install_file,
+    stream_verified,
+    url_chunks,
+)
 
 VIDEO = "video.mp4"
 #: In a clip folder fetched from upstream: which file is the video and where the clip starts.
 VIDEO_REF = "video.json"
-NO_INTERNET_HINT = (
-    "without internet, copy the files from a machine that has them into a mirror folder "
-    "(DIR/models/, DIR/videos/<clip>/) and pass --mirror DIR or set EDGE_COUNTER_MIRROR"
-)
 
 
 @dataclass(frozen=True)
