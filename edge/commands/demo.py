@@ -163,6 +163,8 @@ def demo_config(args: argparse.Namespace, scene: Scene, workdir: Path, mqtt_url:
         "source": {"type": "replay", "path": scene.video.path, "start_utc": start,
                    "start_frame": scene.video.start_frame},
         "lines": [ln.model_dump() for ln in scene.lines], "mqtt": {"url": mqtt_url},
+        # A replay runs as fast as this machine allows: its rate says nothing of a device's.
+        "min_processed_fps": 0.0,
     })  # fmt: skip
     return parse_config(data, str(args.config or "demo options"))
 
