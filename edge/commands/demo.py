@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
-from typing import Any
 
 from edge import app
 from edge.collector.config import load_collector_config
@@ -28,6 +27,7 @@ from edge.collector.service import Collector, split_host_port
 from edge.config import (
     AppConfig,
     LineConfig,
+    check_lines_inside,
     default_data_dir,
     default_models_dir,
     load_config,
@@ -36,7 +36,7 @@ from edge.config import (
 )
 from edge.errors import ConfigError
 from edge.tools.broker import EmbeddedBroker, free_port
-from edge.tools.clips import ClipVideo, clip_video
+from edge.tools.clips import ClipVideo, clip_video, hand_count
 from edge.tools.evaluate import load_clip
 
 Totals = dict[str, dict[str, dict[str, int]]]
@@ -99,20 +99,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--keep-running", action="store_true", help=argparse.SUPPRESS)  # the default
 
 
-def _truth(meta: dict[str, Any]) -> Totals:
-    """The clip's hand count per line, direction and annotated class."""
-    annotated = meta.get("classes_annotated")
-    truth: Totals = {}
-    for ln in meta["lines"]:
-        per_dir: dict[str, dict[str, int]] = {"in": {}, "out": {}}
-        for cls, dirs in ln["ground_truth"]["per_class"].items():
-            if annotated is None or cls in annotated:
-                for d in ("in", "out"):
-                    per_dir[d][cls] = int(dirs.get(d, 0))
-        truth[ln["id"]] = per_dir
-    return truth
-
-
 def _scene(args: argparse.Namespace) -> Scene:
     """The video, lines and truth from ``--video``/``--config``/``--line``, or the clip.
 
@@ -140,7 +126,7 @@ def _scene(args: argparse.Namespace) -> Scene:
             "--for demo` (or give your own: --video FILE --line NAME:AX,AY,BX,BY)"
         )
     meta, clip_lines = load_clip(clip_dir)
-    truth = None if args.line else _truth(meta)
+    truth = None if args.line else hand_count(meta)
     return Scene(clip_video(clip_dir), lines or clip_lines, truth, base)
 
 
@@ -291,7 +277,13 @@ def _start_collector(workdir: Path, broker_url: str, http: str) -> Collector:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the demo: print truth, replay and collector counts, then serve the dashboard."""
+    """Run the demo: print truth, replay and collector counts, then serve the dashboard.
+
+    Raises:
+        ConfigError: a bad option, or a line outside the picture (before anything starts).
+        SourceError: the video is missing or not a video.
+    """
     scene = _scene(args)
+    check_lines_inside(scene.lines, *scene.video.size_wh())
     with tempfile.TemporaryDirectory(prefix="edge-demo-") as tmp:
         return _serve(args, scene, args.workdir or Path(tmp))

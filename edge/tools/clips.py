@@ -46,9 +46,20 @@ class ClipVideo:
         Raises:
             SourceError: the file is missing or not a video.
         """
+        return self._probe()[0]
+
+    def size_wh(self) -> tuple[int, int]:
+        """Frame width and height in pixels.
+
+        Raises:
+            SourceError: the file is missing or not a video.
+        """
+        return self._probe()[1]
+
+    def _probe(self) -> tuple[float, tuple[int, int]]:
         source = ReplaySource(self.path, start_frame=self.start_frame)
         try:
-            return source.duration_s
+            return source.duration_s, source.size_wh
         finally:
             source.close()
 
@@ -81,6 +92,21 @@ class Upstream:
                        int(meta.get("start_frame", 0)))  # fmt: skip
         except (KeyError, TypeError, ValueError) as err:
             raise AssetError(f"clips.json: clips.{clip}.upstream: invalid ({err!r})") from None
+
+
+def hand_count(meta: dict[str, Any]) -> dict[str, dict[str, dict[str, int]]]:
+    """A clip's true counts per line, direction and annotated class, from ``clip.json`` as
+    ``edge.tools.evaluate.load_clip`` returns it (``lines[].ground_truth.per_class``)."""
+    annotated = meta.get("classes_annotated")
+    truth: dict[str, dict[str, dict[str, int]]] = {}
+    for ln in meta["lines"]:
+        per_dir: dict[str, dict[str, int]] = {"in": {}, "out": {}}
+        for cls, dirs in ln["ground_truth"]["per_class"].items():
+            if annotated is None or cls in annotated:
+                for d in ("in", "out"):
+                    per_dir[d][cls] = int(dirs.get(d, 0))
+        truth[ln["id"]] = per_dir
+    return truth
 
 
 def load_clip_index(data_dir: Path) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from edge.errors import AssetError, ConfigError
-from edge.tools.clips import clip_video, fetch_clips, load_clip_index
+from edge.tools.clips import clip_video, fetch_clips, hand_count, load_clip_index
 
 ROOT = Path(__file__).resolve().parents[2]
 UPSTREAM = b"\x00\x00\x00\x18ftypisom the upstream video" * 50
@@ -97,3 +97,9 @@ def test_the_committed_annotations_match_the_index() -> None:
         clip = index[path.parent.name]
         assert "upstream" in clip, path
         assert clip["files"][path.name]["sha256"] == sha(path.read_bytes()), path
+
+
+def test_the_hand_count_keeps_only_annotated_classes() -> None:
+    line = {"id": "L1", "ground_truth": {"per_class": {"car": {"out": 29}, "person": {"in": 2}}}}
+    meta = {"lines": [line], "classes_annotated": ["car"]}
+    assert hand_count(meta) == {"L1": {"in": {"car": 0}, "out": {"car": 29}}}

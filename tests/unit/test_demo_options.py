@@ -65,3 +65,22 @@ def test_without_the_clip_it_says_how_to_fetch_it_or_use_your_video(
     monkeypatch.setenv("EDGE_COUNTER_DATA", str(tmp_path))
     with pytest.raises(ConfigError, match=r"assets fetch --for demo.*--video FILE --line"):
         demo._scene(args())
+
+
+def test_a_line_outside_your_video_is_refused_before_anything_starts(
+    video: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from edge.cli import main
+
+    assert main(["demo", "--video", str(video), "--line", "G:10,10,400,10", "--exit"]) == 2
+    captured = capsys.readouterr()
+    assert "end point b (400, 10) of line 'G' lies outside the 320x240 picture" in captured.err
+    assert "demo:" not in captured.out  # no broker, collector or dashboard was started
+
+
+def test_a_missing_video_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from edge.cli import main
+
+    missing = tmp_path / "nope.mp4"
+    assert main(["demo", "--video", str(missing), "--line", "G:1,1,5,5", "--exit"]) == 2
+    assert f"{missing}: no such video file" in capsys.readouterr().err
