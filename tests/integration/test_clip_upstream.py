@@ -12,8 +12,11 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import os
+import re
 import shutil
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -137,3 +140,24 @@ def test_a_corrupted_download_is_refused_with_the_sha256(
     assert f"{url}/corrupt.mp4" in message
     assert not (data / "videos" / CLIP / "upstream.mp4").exists()
     assert not (data / "videos" / CLIP / "video.json").exists()
+
+
+def test_the_demo_runs_on_the_clip_fetched_from_upstream(
+    served: tuple[str, Path], tmp_path: Path
+) -> None:
+    """A bare clone's demo: no mirror, the clip from upstream, its hand count beside the counts."""
+    url, root = served
+    data = data_dir_for(tmp_path, f"{url}/cars.mp4", sha256(root / "cars.mp4"))
+    fetch_clips(data, None, [CLIP])
+    assert not (data / "videos" / CLIP / "video.mp4").exists()
+    cmd = [sys.executable, "-m", "edge.cli", "demo", "--http", "127.0.0.1:0", "--exit",
+           "--detect-fps", "5"]  # fmt: skip
+    env = {**os.environ, "EDGE_COUNTER_MODELS": str(MODELS_DIR), "EDGE_COUNTER_DATA": str(data)}
+    env.pop("EDGE_COUNTER_MIRROR", None)
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900, check=False)
+    assert done.returncode == 0, done.stderr
+    assert f"upstream.mp4 from frame {START}" in done.stdout
+    rows = [r.split() for r in done.stdout.splitlines() if re.match(r"^L1\s+(in|out)\s", r)]
+    truth = {(r[1], r[2]): int(r[3]) for r in rows}
+    assert truth[("out", "car")] == 29 and truth[("out", "bus")] == 3, done.stdout
+    assert all(r[4] == r[5] for r in rows), done.stdout  # replay == collector
