@@ -1,9 +1,10 @@
 """The composition root: the only module that builds a pipeline, an uplink and a runtime.
 
 Every command that counts goes through here: ``run`` (the device service), ``replay``,
-``demo``, ``evaluate`` and ``bench``. They differ only in their config (a file source, or a
-camera) and their ``Options`` (annotated video, progress bar, a frame limit); the frame loop,
-the feed, the sinks and the UTC anchor are the same.
+``demo``, ``evaluate``, ``bench``, and ``setup``, whose live view (``build_preview``) is a
+pipeline and a feed with no uplink and no outbox. They differ only in their config (a file
+source, or a camera) and their ``Options`` (annotated video, progress bar, a frame limit); the
+frame loop, the feed, the sinks and the UTC anchor are the same.
 
 Factories are keyed by the config's ``type``: sources here, detectors in
 ``edge.detect.factory``, trackers in ``edge.track``. Build order: detector (fail fast on a bad
@@ -16,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from edge.capture import FrameSource
 from edge.capture.replay import ReplaySource
@@ -31,6 +33,7 @@ from edge.config import (
 from edge.count.line_counter import LineCounter
 from edge.detect.factory import build_detector
 from edge.errors import ConfigError
+from edge.publish import Announce, HomeAssistantSettings, LineInfo
 from edge.runtime.annotate import Annotator
 from edge.runtime.feed import Feed
 from edge.runtime.health import Health, SystemProbe
@@ -40,9 +43,16 @@ from edge.runtime.pipeline import Pipeline
 from edge.runtime.runner import Parts, Report, Runtime
 from edge.runtime.sinks import Progress, Sink, Tally, ZoneStage
 from edge.runtime.uplink import Uplink
+from edge.setup.options import SetupOptions
 from edge.track import build_tracker
 
-__all__ = ["Options", "Report", "Runtime", "build", "build_pipeline", "open_source", "run"]
+if TYPE_CHECKING:
+    from edge.setup.server import SetupPage
+
+__all__ = [
+    "Options", "Preview", "Report", "Runtime", "SetupOptions", "announce", "build",
+    "build_pipeline", "build_preview", "open_setup_page", "open_source", "run",
+]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -140,7 +150,7 @@ def _assemble(cfg: AppConfig, options: Options, pipeline: Pipeline, source: Fram
     supervisor = Supervisor()
     uplink = None
     if cfg.mqtt is not None:
-        uplink = Uplink(cfg, model, offset_s, health.metrics)
+        uplink = Uplink(cfg, model, offset_s, health, announce(cfg))
         supervisor.watch("MQTT drain", uplink.failure)
     keep_motion = pipeline.tracker.wants_motion_images
     feed = Feed(source, cfg.detector.detect_fps, keep_motion, options.max_frames)
@@ -167,6 +177,18 @@ def _assemble(cfg: AppConfig, options: Options, pipeline: Pipeline, source: Fram
     ))  # fmt: skip
 
 
+def announce(cfg: AppConfig) -> Announce:
+    """What the device tells subscribers besides the counts: its lines' direction names and
+    classes, its zones, and the Home Assistant discovery settings."""
+    ha = cfg.homeassistant
+    record = Path(cfg.device.state_dir) / "homeassistant.json"
+    settings = HomeAssistantSettings(ha.enabled, ha.discovery_prefix, ha.support_url, record)
+    lines = tuple(
+        LineInfo(ln.name, ln.in_name, ln.out_name, ln.counted_classes) for ln in cfg.lines
+    )
+    return Announce(lines, tuple(z.name for z in cfg.zones), settings)
+
+
 def _annotator(cfg: AppConfig, options: Options, source: FrameSource) -> Annotator | None:
     if options.annotate is None:
         return None
@@ -185,3 +207,46 @@ def _progress(options: Options, source: FrameSource) -> Progress | None:
 def run(cfg: AppConfig, options: Options) -> Report:
     """Build and run until a signal, the end of a recording, or a worker's death."""
     return build(cfg, options).run()
+
+
+@dataclass(frozen=True)
+class Preview:
+    """The setup page's live view: the configured detector, tracker and counter fed by the
+    source, and nothing else (no outbox, no uplink: frames and counts stay on the page).
+
+    Attributes:
+        pipeline: detector, tracker and counter (``pipeline.process`` in the caller's thread).
+        feed: the source's frames, read ahead (``start`` it, then ``next``; ``stop`` closes).
+        size_wh: the picture's width and height in pixels.
+    """
+
+    pipeline: Pipeline
+    feed: Feed
+    size_wh: tuple[int, int]
+
+
+def build_preview(cfg: AppConfig, models_dir: Path) -> Preview:
+    """Build the setup page's live view from a config (its lines may still be outside the frame).
+
+    Raises:
+        ConfigError: no source. SourceError, ModelError: a part cannot be opened.
+    """
+    if cfg.source is None:
+        raise ConfigError("source: no camera or video configured (pass --source or add [source])")
+    pipeline = build_pipeline(cfg, models_dir)
+    source = open_source(cfg.source)
+    feed = Feed(source, cfg.detector.detect_fps, pipeline.tracker.wants_motion_images)
+    return Preview(pipeline, feed, source.size_wh)
+
+
+def open_setup_page(options: SetupOptions) -> SetupPage:
+    """Open the setup page's source, model and HTTP socket (``edge.setup``); serve with
+    ``SetupPage.serve_forever``.
+
+    Raises:
+        ConfigError, SourceError, ModelError: as for a run; OSError-based ConfigError: the
+            address cannot be bound.
+    """
+    from edge.setup.server import SetupPage  # noqa: PLC0415 - only the setup command serves it
+
+    return SetupPage.open(options)

@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "tail": ("tail", "print the messages devices send to a broker"),
     "collector": ("collector", "run the central collector: MQTT in, database, API, dashboard"),
     "demo": ("demo", "replay a clip or your video through MQTT to a dashboard"),
+    "setup": ("setup", "a local web page to draw the lines and zones on the camera's picture"),
 }
 
 DESCRIPTION = """\

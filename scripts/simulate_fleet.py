@@ -174,6 +174,8 @@ def api_latency(api: str, fleet: Fleet, repeats: int = 20) -> dict[str, dict[str
         "totals (all devices)": "/api/v1/totals",
         "devices": "/api/v1/devices",
         "counts.csv 24h/5m": "/api/v1/counts.csv?bucket=5m&group_by=device,direction",
+        "hourly today (UTC)": "/api/v1/hourly?site=site-1&tz=UTC",
+        "hourly.csv today (UTC)": "/api/v1/hourly.csv?site=site-1&tz=UTC",
     }
     out = {}
     for name, path in queries.items():

@@ -16,7 +16,7 @@ set -euo pipefail
 PASSWD="${EDGE_MQTT_PASSWD:-/etc/mosquitto/edge/passwd}"
 OUT_DIR="${EDGE_MQTT_OUT_DIR:-.}"
 # Service users granted by name in deploy/mosquitto/acl; a device may not take one of them.
-SERVICES="collector edge-admin"
+SERVICES="collector edge-admin homeassistant"
 
 die() { printf 'add-device: error: %s\n' "$*" >&2; exit 2; }
 

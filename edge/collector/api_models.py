@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 _Names = list[str]
+#: Every ``health`` word of ``/devices``.
+HEALTH = ("online", "degraded", "stopped", "offline", "stale", "unknown")
+HealthWord = Literal["online", "degraded", "stopped", "offline", "stale", "unknown"]
 
 
 class FilterQuery(BaseModel):
@@ -34,6 +37,27 @@ class CountsQuery(TodayQuery):
     start: str | None = Field(None, max_length=64, description="Unix s or ISO 8601")
     end: str | None = Field(None, max_length=64, description="Unix s or ISO 8601; default now")
     bucket: str = Field("1h", max_length=16)
+
+
+class HourlyQuery(BaseModel):
+    """One local calendar day of one site (or every site), hour by hour."""
+
+    model_config = ConfigDict(extra="forbid")
+    site: str | None = Field(None, max_length=100, description="default: every site")
+    day: str = Field("today", max_length=40, description="today, yesterday or YYYY-MM-DD")
+    tz: str | None = Field(None, max_length=64, description="IANA zone; default: the site's")
+
+
+class DirectionNames(BaseModel):
+    """The display names of a line's two directions (``in``/``out`` when never named)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+    in_: str = Field(alias="in")
+    out: str
+
+
+#: Device -> line -> direction names, for every device and line of an answer.
+Labels = dict[str, dict[str, DirectionNames]]
 
 
 class Health(BaseModel):
@@ -69,13 +93,15 @@ class Device(BaseModel):
     """A device with its latest status and telemetry.
 
     ``health`` is ``online`` (status online and heard from within ``stale_after_s``),
-    ``stale`` (status online but silent), ``offline`` (offline or stopped), ``degraded``
-    or ``unknown`` (no status yet).
+    ``degraded`` (running, but short of something: ``reason`` says what), ``stopped``
+    (exited cleanly), ``offline`` (its Last Will: killed, lost power or network), ``stale``
+    (online or degraded but silent for over ``stale_after_s``) or ``unknown`` (no status yet).
     """
 
     device_id: str
     site: str
-    health: str
+    health: HealthWord
+    reason: str | None = Field(description="why the device is degraded (null otherwise)")
     state: str | None
     first_seen: float
     last_seen: float | None
@@ -113,6 +139,9 @@ class CountsOut(BaseModel):
     buckets: list[int]
     buckets_local: list[str]
     series: list[SeriesOut]
+    labels: Labels = Field(
+        description="direction names of every device and line matching the filters"
+    )
 
 
 class TotalRow(BaseModel):
@@ -131,6 +160,9 @@ class TodayOut(BaseModel):
     group_by: list[str]
     total: int
     rows: list[TotalRow]
+    labels: Labels = Field(
+        description="direction names of every device and line matching the filters"
+    )
 
 
 class LineTotals(BaseModel):
@@ -145,12 +177,46 @@ class DeviceTotals(BaseModel):
     """All-time totals of one device per line."""
 
     lines: dict[str, LineTotals]
+    labels: dict[str, DirectionNames] = Field(description="direction names of each line")
 
 
 class TotalsOut(BaseModel):
     """All-time totals per device, in the shape ``edge-counter replay`` prints."""
 
     devices: dict[str, DeviceTotals]
+
+
+class HourOut(BaseModel):
+    """One hour of the local day: UTC start, local ``HH:MM`` (24-hour) and UTC offset."""
+
+    start: int
+    label: str
+    utc_offset: str = Field(description="e.g. +04:00; on the autumn day an hour comes twice")
+
+
+class HourlyRowOut(BaseModel):
+    """Counts of one device, line, direction and class; ``counts[i]`` is of ``hours[i]``."""
+
+    model_config = ConfigDict(populate_by_name=True)
+    site: str
+    device: str
+    line: str
+    direction: str
+    label: str = Field(description="the direction's display name")
+    cls: str = Field(alias="class")
+    category: str
+    counts: list[int]
+    total: int
+
+
+class HourlyOut(BaseModel):
+    """A local calendar day hour by hour (23 or 25 hours on the days clocks change)."""
+
+    site: str | None
+    timezone: str
+    day: str
+    hours: list[HourOut]
+    rows: list[HourlyRowOut]
 
 
 class ZoneOut(BaseModel):

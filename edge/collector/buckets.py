@@ -14,6 +14,8 @@ import zoneinfo
 from bisect import bisect_right
 from datetime import datetime, timedelta
 
+from edge.collector.config import check_timezone
+
 DAY_S = 86_400
 #: Named bucket sizes accepted by the API, in seconds.
 BUCKETS: dict[str, int] = {
@@ -55,10 +57,7 @@ def timezone(name: str) -> zoneinfo.ZoneInfo:
     Raises:
         ValueError: unknown zone name.
     """
-    try:
-        return zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
-        raise ValueError(f"unknown time zone {name!r}") from None
+    return zoneinfo.ZoneInfo(check_timezone(name))
 
 
 def chunk_s(bucket_s: int) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import os
@@ -206,12 +207,27 @@ class CollectorConfig(_Strict):
             raise ConfigError(f"http.token_file: cannot read: {err.strerror}") from None
 
 
+#: Files of a zoneinfo directory that are not IANA zone names (Debian's ``localtime`` is a
+#: link to the host's own zone; ``Factory`` means "zone not set").
+_NOT_ZONES = frozenset({"localtime", "posixrules", "Factory"})
+
+
+@functools.cache
+def _iana_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones() - _NOT_ZONES)
+
+
+def is_timezone(name: str) -> bool:
+    """Whether ``name`` is an IANA time zone name (see ``check_timezone``)."""
+    return name in _iana_zones()
+
+
 def check_timezone(name: str) -> str:
-    """Return ``name`` if it is an IANA time zone, else raise ``ValueError``."""
-    try:
-        zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {name!r}") from None
+    """Return ``name`` if it is an IANA time zone (``Asia/Tbilisi``, ``UTC``), else raise
+    ``ValueError``. Checked against the zone database's list of names, so a directory
+    (``Europe``), a path or a host file (``localtime``) is refused too."""
+    if name not in _iana_zones():
+        raise ValueError(f"unknown time zone {name[:80]!r} (an IANA name, e.g. Europe/Berlin)")
     return name
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from edge.collector.config import IngestConfig
+from edge.collector.labels import LabelRow
 from edge.errors import WireError
 from edge.wire import (
     CountsMsg,
@@ -135,6 +136,7 @@ class Ingested:
     events: list[EventRow] = field(default_factory=list)
     intervals: list[IntervalRow] = field(default_factory=list)
     reports: list[DeviceReport] = field(default_factory=list)
+    labels: list[LabelRow] = field(default_factory=list)
     reject: Reject | None = None
     topic: str = ""
     #: events message: the device's ``base_seq`` (everything at or below it is delivered or
@@ -219,6 +221,11 @@ def _fill(out: Ingested, msg: object) -> None:
     elif isinstance(msg, TelemetryMsg | StateMsg | ZoneMsg):
         name = msg.zone if isinstance(msg, ZoneMsg) else None
         out.reports = [_report(out, msg.type, msg.ts, msg, name=name)]
+        if isinstance(msg, StateMsg) and msg.labels:
+            out.labels = [
+                LabelRow(out.site, out.device_id, line, n.in_, n.out, msg.ts)
+                for line, n in msg.labels.items()
+            ]
 
 
 def _report(

@@ -8,7 +8,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from edge.classes import CLASS_NAMES, PERSON, category_of
+from edge.collector import labels
 from edge.collector.buckets import bucket_edges, bucket_index, chunk_s
+from edge.collector.config import CollectorConfig, is_timezone
+from edge.collector.labels import DeviceNames
 from edge.collector.store import Reader
 
 #: Most numbers one counts answer may hold (series times buckets).
@@ -121,7 +124,44 @@ def all_time_totals(reader: Reader, filters: Filters) -> dict[str, Any]:
         lines = devices.setdefault(device_id, {"lines": {}})["lines"]
         per_class = lines.setdefault(line, {"in": {}, "out": {}})[direction]
         per_class[cls] = per_class.get(cls, 0) + int(n)
+    names = labels.names_of(
+        reader.query, ((d, ln) for d, v in devices.items() for ln in v["lines"])
+    )
+    for device_id, v in devices.items():
+        v["labels"] = names[device_id]
     return {"devices": devices}
+
+
+def labels_for(reader: Reader, filters: Filters) -> DeviceNames:
+    """Direction names of every device and line that ever counted a crossing passing
+    ``filters``: a superset of those in any window, read from the small all-time table
+    (``counts_total``) rather than from a second pass over the per-minute rows."""
+    where, params = filters.sql()
+    sql = f"SELECT DISTINCT device_id, line FROM counts_total WHERE n > 0{where}"
+    pairs = [(str(d), str(ln)) for d, ln in reader.query(sql, params)]
+    return labels.names_of(reader.query, pairs)
+
+
+def reported_zones(reader: Reader) -> dict[str, str]:
+    """Site -> the IANA zone its devices report in their status (``device.timezone``), the
+    most recently received one where devices disagree; invalid names are ignored."""
+    sql = """SELECT d.site, s.body FROM devices d
+        JOIN device_reports s ON s.device_id = d.device_id AND s.kind = 'status'
+        ORDER BY s.received_at"""
+    out: dict[str, str] = {}
+    for site, body in reader.query(sql, []):
+        name = json.loads(body).get("timezone") if body else None
+        if isinstance(name, str) and is_timezone(name):
+            out[str(site)] = name
+    return out
+
+
+def site_zone(reader: Reader, cfg: CollectorConfig, site: str) -> str:
+    """The zone of ``site``: the collector's ``[sites]`` entry, else what its devices
+    report (``device.timezone``), else UTC."""
+    if site in cfg.sites:
+        return cfg.site_timezone(site)
+    return reported_zones(reader).get(site, "UTC")
 
 
 def devices(reader: Reader, site: str | None) -> list[dict[str, Any]]:

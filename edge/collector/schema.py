@@ -7,16 +7,26 @@ dialect differences the schema needs.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
+
+from edge.collector import labels
+
+#: Runs one statement (``?`` placeholders) in the migration's transaction; returns its rows.
+Execute = Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]
 
 
 @dataclass(frozen=True)
 class Migration:
-    """One schema step: ``version`` (1, 2, ...), what it does, and its statements."""
+    """One schema step: ``version`` (1, 2, ...), what it does, its statements, and an
+    optional ``backfill`` run after them in the same transaction (data SQL cannot move
+    portably, e.g. out of stored JSON)."""
 
     version: int
     description: str
     statements: tuple[str, ...]
+    backfill: Callable[[Execute], None] | None = None
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -106,6 +116,17 @@ MIGRATIONS: tuple[Migration, ...] = (
         4,
         "rejects: a code per reject (too_large, future_ts, invalid, ...), counted per code",
         ("ALTER TABLE rejects ADD COLUMN code TEXT NOT NULL DEFAULT 'invalid'",),
+    ),
+    Migration(
+        5,
+        "line_labels: the latest direction names of each device's lines (from its state)",
+        (
+            """CREATE TABLE line_labels (
+                device_id TEXT NOT NULL, line TEXT NOT NULL, site TEXT NOT NULL,
+                label_in TEXT NOT NULL, label_out TEXT NOT NULL, ts {float} NOT NULL,
+                PRIMARY KEY (device_id, line))""",
+        ),
+        labels.backfill,
     ),
 )
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from edge.collector import acks
+from edge.collector import acks, labels
 from edge.collector import statements as sql
 from edge.collector.ingest import DeviceReport, EventRow, Ingested, IntervalRow
 from edge.collector.pinning import pin_sites
@@ -116,6 +116,8 @@ class Store(ABC):
                     log.info("applying schema migration v%d: %s", mig.version, mig.description)
                     for stmt in mig.statements:
                         self._execute(render(stmt, self.dialect))
+                    if mig.backfill is not None:
+                        mig.backfill(self._execute)
                     self._execute(
                         "INSERT INTO schema_version (version, description, applied_at)"
                         " VALUES (?, ?, ?)",
@@ -150,6 +152,9 @@ class Store(ABC):
             self._upsert_devices(batch)
             self._upsert_reports([r for m in batch for r in m.reports])
             self._upsert_intervals([i for m in batch for i in m.intervals])
+            names = labels.latest(n for m in batch for n in m.labels)
+            if names:
+                self._executemany(labels.UPSERT, names)
             if rejects:
                 self._executemany(
                     sql.INSERT_REJECT,

@@ -26,9 +26,12 @@ from edge.config.device import (
     BrokerConnection,
     DeviceConfig,
     HealthConfig,
+    HomeAssistantConfig,
     MqttConfig,
     OutboxConfig,
     ServiceConfig,
+    TimeZoneName,
+    iana_zone,
 )
 from edge.config.paths import default_data_dir, default_models_dir, mirror_dir
 from edge.config.tracker import TrackerConfig
@@ -39,6 +42,7 @@ __all__ = [
     "DetectorConfig",
     "DeviceConfig",
     "HealthConfig",
+    "HomeAssistantConfig",
     "LineConfig",
     "MqttConfig",
     "OnnxDetectorConfig",
@@ -50,6 +54,7 @@ __all__ = [
     "ScriptedDetectorConfig",
     "ServiceConfig",
     "SourceConfig",
+    "TimeZoneName",
     "TrackerConfig",
     "ZoneConfig",
     "check_lines_inside",
@@ -58,6 +63,7 @@ __all__ = [
     "default_data_dir",
     "default_models_dir",
     "format_validation_error",
+    "iana_zone",
     "load_config",
     "mirror_dir",
     "parse_config",

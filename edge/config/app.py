@@ -16,6 +16,7 @@ from edge.config.detector import DetectorConfig, OnnxDetectorConfig
 from edge.config.device import (
     DeviceConfig,
     HealthConfig,
+    HomeAssistantConfig,
     MqttConfig,
     OutboxConfig,
     ServiceConfig,
@@ -38,6 +39,7 @@ class AppConfig(_Strict):
     min_processed_fps: float = Field(3.0, ge=0)
     health: HealthConfig = HealthConfig()
     service: ServiceConfig = ServiceConfig()
+    homeassistant: HomeAssistantConfig = HomeAssistantConfig()
 
     @model_validator(mode="after")
     def _unique_names(self) -> AppConfig:

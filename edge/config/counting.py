@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
+from edge.classes import CLASS_NAMES
 from edge.config.base import Point, _Strict, format_validation_error
 from edge.errors import ConfigError
+
+#: A direction's display name ("to Georgia"): 1 to 64 printable characters (``wire.Label``).
+DirectionName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")]
 
 
 class LineConfig(_Strict):
     """A directed counting line A→B in frame pixels.
 
     ``in`` = from the left-hand side of A→B to its right-hand side as seen on screen.
+    ``in_name`` and ``out_name`` are the directions' display names ("to Georgia"), published
+    with the retained state and used by the collector, the dashboard and Home Assistant.
+    ``classes`` limits what the line counts (``edge.classes.CLASS_NAMES``; None: all).
     """
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
@@ -21,8 +28,8 @@ class LineConfig(_Strict):
     b: Point
     anchor: Literal["bottom_center", "center", "top_center"] = "bottom_center"
     hysteresis_px: float = Field(10.0, ge=0)
-    in_name: str = "in"
-    out_name: str = "out"
+    in_name: DirectionName = "in"
+    out_name: DirectionName = "out"
     classes: tuple[str, ...] | None = None
 
     @model_validator(mode="after")
@@ -32,7 +39,15 @@ class LineConfig(_Strict):
                 f"line {self.name!r}: a and b are the same point ({self.a[0]:g}, {self.a[1]:g}); "
                 "a line needs two different end points"
             )
+        unknown = [c for c in self.classes or () if c not in CLASS_NAMES]
+        if unknown:
+            raise ValueError(f"classes: {unknown[0]!r} is not one of {list(CLASS_NAMES)}")
         return self
+
+    @property
+    def counted_classes(self) -> tuple[str, ...]:
+        """The classes this line counts, in ``CLASS_NAMES`` order."""
+        return tuple(c for c in CLASS_NAMES if self.classes is None or c in self.classes)
 
 
 class ZoneConfig(_Strict):

@@ -2,12 +2,46 @@
 
 from __future__ import annotations
 
+import difflib
+from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from edge.config.base import _Strict
+
+#: Files of a zoneinfo directory that are not IANA zone names (Debian's ``localtime`` links to
+#: the host's own zone; ``Factory`` means "zone not set").
+_NOT_ZONES = frozenset({"localtime", "posixrules", "Factory"})
+
+
+@cache
+def _zone_names() -> frozenset[str]:
+    return frozenset(available_timezones() - _NOT_ZONES)
+
+
+def iana_zone(name: str) -> str:
+    """Check ``name`` is a time zone of the IANA database (``Asia/Tbilisi``, ``UTC``).
+
+    Raises:
+        ValueError: an unknown name, with the closest known names as a hint.
+    """
+    try:
+        ZoneInfo(name)
+        known = name in _zone_names()
+    except (ZoneInfoNotFoundError, ValueError):
+        known = False
+    if not known:
+        near = difflib.get_close_matches(name, sorted(_zone_names()), n=2)
+        hint = f" (did you mean {' or '.join(repr(n) for n in near)}?)" if near else ""
+        raise ValueError(f"{name!r} is not an IANA time zone such as 'Asia/Tbilisi'{hint}")
+    return name
+
+
+#: An IANA time zone name, checked against the zone database (``zoneinfo``).
+TimeZoneName = Annotated[str, AfterValidator(iana_zone)]
 
 
 class DeviceConfig(_Strict):
@@ -15,7 +49,9 @@ class DeviceConfig(_Strict):
 
     id: str = Field("edge-1", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     site: str = Field("site-1", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
-    timezone: str = "UTC"
+    #: The site's local time zone (IANA name): local midnight and hours for the people reading
+    #: the counts. Times on the wire stay UTC seconds.
+    timezone: TimeZoneName = "UTC"
     state_dir: Path = Path("/var/lib/edge-counter")
 
 
@@ -47,6 +83,10 @@ class MqttConfig(BrokerConnection):
     reconnect_max_s: float = Field(60.0, gt=0)
     counts_interval_s: float = Field(60.0, gt=0)
     telemetry_interval_s: float = Field(30.0, gt=0)
+    #: A change of health (``online`` <-> ``degraded``, or another reason) is published in
+    #: the retained status only once it has held this long, so a device hovering at a
+    #: threshold does not flap (0: publish every change at once).
+    status_hold_s: float = Field(10.0, ge=0, le=3600)
     #: When a crossing leaves the outbox: ``collector`` once the collector acknowledged it on
     #: ``.../ack`` (end to end, the default); ``broker`` on the broker's PUBACK, for brokers
     #: read by something else than the edge collector (no end-to-end guarantee then).
@@ -92,3 +132,17 @@ class ServiceConfig(_Strict):
 
     drain_timeout_s: float = Field(10.0, ge=0)
     status_interval_s: float = Field(10.0, gt=0)
+
+
+class HomeAssistantConfig(_Strict):
+    """Home Assistant MQTT discovery (``[homeassistant]``), off by default.
+
+    When ``enabled``, the device publishes retained discovery configs on every connect: per
+    line and direction name a total and a per-class sensor (from the retained state), per zone
+    its queue length and wait. Configs of lines and zones removed since (or all, once disabled
+    again) are cleared. ``support_url`` is shown as the integration's support link.
+    """
+
+    enabled: bool = False
+    discovery_prefix: str = Field("homeassistant", pattern=r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$")
+    support_url: str | None = Field(None, pattern=r"^https?://\S+$")

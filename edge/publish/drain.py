@@ -171,8 +171,8 @@ class Drainer(Reports):
             self.reconnects += 1
             self.stats.max_packet_bytes = link.max_packet_bytes
             log.info("connected to the broker; %d crossings waiting", self.outbox.depth())
-            self.transport.send(self.topic("status"), self.status_payload("online"), 1, True)
             self._clock = ReportClock(prune_mono=self._clock.prune_mono)
+            self._announce()  # status, discovery; the state follows on the next tick
         elif link.refused:
             self.refused = link.reason
             self._ratelog(
@@ -258,6 +258,7 @@ class Drainer(Reports):
         if now - c.periodic_mono >= _PERIODIC_S:
             c.periodic_mono = now
             self._send_counts()
+            self._send_status()
         if now - c.telemetry_mono >= self.settings.telemetry_interval_s:
             c.telemetry_mono = now
             self._send_telemetry()

@@ -16,7 +16,7 @@ from edge import wire
 from edge.config import DeviceConfig, MqttConfig, OutboxConfig
 from edge.errors import PublishError
 from edge.outbox import Outbox
-from edge.publish import StatusInfo
+from edge.publish import Announce, StatusInfo
 from edge.publish.client import Inbound, LinkChange, MqttClient, PubAck, device_options
 from edge.publish.drain import Ack, Drainer, DrainSettings, Link, Received
 from edge.publish.subscriber import Subscriber
@@ -43,6 +43,7 @@ class MqttPublisher:
         device: DeviceConfig,
         outbox: Outbox | Path,
         status_info: StatusInfo | None = None,
+        announce: Announce | None = None,
     ) -> None:
         """Build the client; nothing connects until ``start``.
 
@@ -51,7 +52,10 @@ class MqttPublisher:
             device: id and site (the topic path); the client id is the device id.
             outbox: an open ``Outbox`` shared with the appender (preferred), or the path of
                 one, opened here without starting a new epoch.
-            status_info: version/model/config hash for the ``online`` status and telemetry.
+            status_info: version/model/config hash for the status and telemetry, and the
+                health condition behind ``degraded``.
+            announce: the lines (direction names, classes) and zones, for the retained state
+                and Home Assistant discovery (default: none configured, discovery off).
 
         Raises:
             ConfigError: bad URL, unreadable password file or TLS files.
@@ -67,6 +71,7 @@ class MqttPublisher:
         settings = DrainSettings(
             mqtt.topic_prefix, device.site, mqtt.max_inflight, mqtt.max_batch_events,
             mqtt.telemetry_interval_s, mqtt.delivery, mqtt.ack_timeout_s, mqtt.retry_max_s,
+            announce or Announce(), status_hold_s=mqtt.status_hold_s,
         )  # fmt: skip
         self.drainer = Drainer(self.outbox, self.client, settings, status_info or StatusInfo("?"))
         self._stopping = threading.Event()

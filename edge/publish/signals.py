@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, Protocol
+
+from edge.publish import Announce
 
 
 class Transport(Protocol):
@@ -63,3 +65,5 @@ class DrainSettings:
     delivery: Literal["collector", "broker"] = "collector"
     ack_timeout_s: float = 30.0
     retry_max_s: float = 300.0
+    announce: Announce = field(default_factory=Announce)
+    status_hold_s: float = 0.0

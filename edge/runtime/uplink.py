@@ -7,20 +7,31 @@ appends to SQLite (a commit per crossing), so a broker outage never slows or los
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Protocol
 
 from edge import __version__
 from edge.config import AppConfig, config_hash
 from edge.count.zone_report import ZoneSnapshot
 from edge.errors import ConfigError
 from edge.outbox import Outbox
-from edge.publish import MetricValue, StatusInfo
+from edge.publish import Announce, MetricValue, StatusInfo
 from edge.publish.mqtt import MqttPublisher
 from edge.publish.zones import zone_message
 from edge.runtime.pipeline import FrameResult
 
 log = logging.getLogger(__name__)
+
+
+class HealthView(Protocol):
+    """What the uplink reads of the device's health (``runtime.health.Health``)."""
+
+    def metrics(self) -> Mapping[str, MetricValue]:
+        """Health figures for the telemetry (thread-safe)."""
+
+    def state(self) -> tuple[str, Sequence[str]]:
+        """``ok`` or ``degraded`` and the reasons (thread-safe)."""
 
 
 class Uplink:
@@ -31,7 +42,10 @@ class Uplink:
         model: detector name, announced in the ``online`` status.
         utc_offset_s: added to a frame's source time to get the crossing's UTC time (the
             source's UTC anchor, ``FrameSource.utc_offset_s``).
-        metrics: the device's health figures, merged into telemetry (publisher thread).
+        health: the device's health: figures merged into telemetry, and the condition
+            behind a retained ``degraded`` status (read on the publisher thread).
+        announce: lines, direction names and zones for the retained state and Home
+            Assistant discovery (built by ``edge.app``).
 
     Raises:
         ConfigError: no ``[mqtt]`` section, or a bad broker setting.
@@ -43,22 +57,26 @@ class Uplink:
         cfg: AppConfig,
         model: str,
         utc_offset_s: float,
-        metrics: Callable[[], Mapping[str, MetricValue]] | None = None,
+        health: HealthView | None = None,
+        announce: Announce | None = None,
     ) -> None:
         if cfg.mqtt is None:
             raise ConfigError("mqtt: no broker configured (pass --mqtt URL or an [mqtt] section)")
         self._offset_s = utc_offset_s
-        self._metrics = metrics
+        self._health = health
         path = Path(cfg.device.state_dir) / "outbox.sqlite"
         self.outbox = Outbox.open(
             path, cfg.device.id, cfg.outbox, counts_interval_s=cfg.mqtt.counts_interval_s
         )
-        info = StatusInfo(__version__, model, config_hash(cfg), self._all_metrics)
-        self.publisher = MqttPublisher(cfg.mqtt, cfg.device, self.outbox, info)
+        info = StatusInfo(
+            __version__, model, config_hash(cfg), self._all_metrics,
+            health.state if health is not None else None, cfg.device.timezone,
+        )  # fmt: skip
+        self.publisher = MqttPublisher(cfg.mqtt, cfg.device, self.outbox, info, announce)
         self.journaled = 0
 
     def _all_metrics(self) -> Mapping[str, MetricValue]:
-        own = self._metrics() if self._metrics is not None else {}
+        own = self._health.metrics() if self._health is not None else {}
         return {**own, "crossings_journaled": self.journaled}
 
     def start(self) -> None:

@@ -38,7 +38,11 @@ def _utc_seconds(v: float) -> float:
 
 Name = Annotated[str, Field(pattern=NAME_PATTERN)]
 #: Seconds since the Unix epoch, UTC, finite (the models refuse NaN and infinities).
-UtcSeconds = Annotated[float, AfterValidator(_utc_seconds)]
+UtcSeconds = Annotated[
+    float,
+    AfterValidator(_utc_seconds),
+    Field(json_schema_extra={"minimum": 0, "exclusiveMaximum": MAX_TS}),
+]
 ClassCounts = dict[Name, Annotated[int, Field(ge=0, le=MAX_INT)]]
 
 
@@ -106,6 +110,18 @@ class DirectionCounts(BaseModel):
     out: ClassCounts = Field(default_factory=dict)
 
 
+#: A direction's display name ("to Georgia"): printable text without control characters.
+Label = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")]
+
+
+class LineLabels(BaseModel):
+    """The display names of a line's two directions (config ``in_name`` and ``out_name``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    in_: Label = Field("in", alias="in")
+    out: Label = "out"
+
+
 class CountsMsg(_Msg):
     """Totals of one line over the closed interval ``[start, end)`` (UTC seconds)."""
 
@@ -131,6 +147,9 @@ class StateMsg(_Msg):
     dropped: int | None = Field(None, ge=0)
     #: the journal these totals are of (optional: absent from agents before outbox ids).
     outbox_id: OutboxId | None = None
+    #: each configured line's direction names (optional: absent from older agents, whose
+    #: directions are plain ``in`` and ``out``).
+    labels: dict[Name, LineLabels] | None = Field(None, max_length=256)
 
 
 class StatusMsg(_Msg):
@@ -144,6 +163,11 @@ class StatusMsg(_Msg):
     model: str | None = None
     config_hash: str | None = None
     epoch: int | None = None
+    #: why the device is ``degraded`` (``camera_lost``, ``low_fps``; comma-separated).
+    reason: str | None = Field(None, max_length=200)
+    #: the IANA time zone of the device's site (config ``device.timezone``): a collector
+    #: without its own zone for the site uses it for "today" and day buckets.
+    timezone: str | None = Field(None, max_length=64)
 
 
 class TelemetryMsg(_Msg):
@@ -183,6 +207,16 @@ class ZoneMsg(_Msg):
     exit_rate_per_min: float | None = Field(None, ge=0)
     departures: int | None = Field(None, ge=0, le=MAX_INT)
     interval_s: float | None = Field(None, gt=0)
+
+    #: The JSON Schema states the ``wait_s`` rule too (``docs/schema/zones.json``).
+    model_config = ConfigDict(
+        json_schema_extra={
+            "if": {"required": ["wait_method"],
+                   "properties": {"wait_method": {"enum": ["measured", "littles_law"]}}},
+            "then": {"required": ["wait_s"], "properties": {"wait_s": {"type": "number"}}},
+            "else": {"properties": {"wait_s": {"type": "null"}}},
+        }
+    )  # fmt: skip
 
     @model_validator(mode="after")
     def _method_agrees(self) -> ZoneMsg:

@@ -52,6 +52,17 @@ def subscription(prefix: str, kind: str = "#", share_group: str | None = None) -
     return f"$share/{share_group}/{filt}" if share_group else filt
 
 
+def _version_index(parts: list[str]) -> int | None:
+    """Where the version segment is, read from the kind at the end: a site, device or line
+    may itself be called ``v1`` (or ``state``), so the first ``v1`` from the right is not it."""
+    n = len(parts)
+    if n >= 6 and parts[-2] in KINDS_WITH_NAME and parts[-5] == TOPIC_VERSION:
+        return n - 5
+    if n >= 5 and parts[-1] in KINDS - KINDS_WITH_NAME and parts[-4] == TOPIC_VERSION:
+        return n - 4
+    return None
+
+
 def parse_topic(text: str) -> Topic:
     """Split a topic into its parts; the prefix may itself contain slashes.
 
@@ -59,10 +70,12 @@ def parse_topic(text: str) -> Topic:
         WireError: the topic does not follow the layout.
     """
     parts = text.split("/")
-    try:
-        vi = len(parts) - 1 - parts[::-1].index(TOPIC_VERSION, 2)
-    except ValueError:
-        raise WireError(f"topic {text!r}: no '{TOPIC_VERSION}' segment") from None
+    vi = _version_index(parts)
+    if vi is None:  # not the layout: find a version segment to say what is wrong
+        try:
+            vi = len(parts) - 1 - parts[::-1].index(TOPIC_VERSION, 2)
+        except ValueError:
+            raise WireError(f"topic {text!r}: no '{TOPIC_VERSION}' segment") from None
     prefix, rest = "/".join(parts[:vi]), parts[vi + 1 :]
     if not prefix or len(rest) not in (3, 4) or rest[2] not in KINDS:
         raise WireError(f"topic {text!r}: expected <prefix>/v1/<site>/<device>/<kind>[/<name>]")

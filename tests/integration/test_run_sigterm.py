@@ -39,7 +39,7 @@ def write_config(
         '[detector]\nmodel = "yolox-nano-int8"\nthreads = 1\n\n'
         '[[lines]]\nname = "L1"\na = [108.0, 230.0]\nb = [616.0, 230.0]\n\n'
         f'[mqtt]\nurl = "{broker.url}"\nreconnect_min_s = 0.5\nreconnect_max_s = 1.0\n'
-        'delivery = "broker"\n'
+        'delivery = "broker"\nstatus_hold_s = 1\n'
         "telemetry_interval_s = 2\n\n"
         f"[service]\n{svc}\nstatus_interval_s = 2\n\n[health]\nstartup_grace_s = 5\n"
     )

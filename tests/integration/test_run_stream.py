@@ -10,6 +10,9 @@ Why 22 s: the clip's crossings (events.csv) are at ..., 19.8, 20.6, 23.8 s; the 
 ~1 s of clip the agent may see twice (frames buffered in the socket when the server dies)
 fall where no vehicle is at the line, so the reconnect itself should cost no crossing.
 
+The retained status must say ``degraded`` (``camera_lost``) during the outage and ``online``
+again after the reconnect.
+
 Tolerance: total crossings within 3 of the replay (the same slack the replay test allows
 against the hand count on this clip). Live frames are not the replay's frames: the agent
 processes whichever frame is newest when the detector is free (irregular, ~5 fps on two
@@ -66,6 +69,7 @@ class Telemetry:
         self.sub = sub
         self.history: list[dict[str, object]] = []
         self.events: dict[int, wire.Event] = {}
+        self.statuses: list[tuple[str, str | None]] = []
 
     def poll(self, seconds: float) -> None:
         deadline = time.monotonic() + seconds
@@ -78,6 +82,8 @@ class Telemetry:
                 self.history.append(msg.metrics)
             elif isinstance(msg, wire.EventsMsg):
                 self.events.update({e.seq: e for e in msg.events})
+            elif isinstance(msg, wire.StatusMsg):
+                self.statuses.append((msg.state, msg.reason))
 
     def until(self, what: str, test: object, timeout_s: float) -> dict[str, object]:
         deadline = time.monotonic() + timeout_s
@@ -149,5 +155,13 @@ def test_stream_killed_mid_run_reconnects_and_counts_like_a_replay(
         "replay_crossings": replay, "reconnects": back["camera_reconnects"],
         "rss_peak_mb": tele.history[-1]["rss_peak_mb"],
     }  # fmt: skip
-    print(json.dumps(figures))
+    print(json.dumps(figures), tele.statuses)
     assert abs(live - replay) <= 3, figures
+    # The retained status follows the health: degraded (camera_lost) while the stream is
+    # down, online again once it is back, published on change only; stopped at the end.
+    lost_at = next(i for i, (st, why) in enumerate(tele.statuses)
+                   if st == "degraded" and "camera_lost" in str(why))  # fmt: skip
+    assert ("online", None) in tele.statuses[lost_at:]
+    assert tele.statuses[0] == ("online", None) and tele.statuses[-1] == ("stopped", None)
+    changes = list(zip(tele.statuses, tele.statuses[1:], strict=False))
+    assert all(a != b for a, b in changes), tele.statuses

@@ -38,6 +38,16 @@ def _events(device: str, line: str, rows: list[tuple[int, float, str, str]]) -> 
     return json.dumps({"v": 1, "type": "events", "device_id": device, "events": events}).encode()
 
 
+def state(device: str, ts: float, **names: tuple[str, str]) -> bytes:
+    """A retained state naming each line's directions (``L1=("to Georgia", "to Russia")``)."""
+    body = {
+        "v": 1, "type": "state", "device_id": device, "epoch": 1, "ts": ts,
+        "lines": {line: {"in": {}, "out": {}} for line in names},
+        "labels": {line: {"in": i, "out": o} for line, (i, o) in names.items()},
+    }  # fmt: skip
+    return json.dumps(body).encode()
+
+
 def _put(store: Store, topic: str, payload: bytes) -> None:
     msg = ingest(Received(topic, payload, time.time()))
     assert msg.reject is None, msg.reject
@@ -67,6 +77,7 @@ def store(tmp_path: Path) -> Iterator[Store]:
     _put(s, "edge/v1/site-b/dev-3/events/L1", _events("dev-3", "L1", [(0, T0 + 40, "in", "car")]))
     now = time.time()
     _put(s, "edge/v1/site-b/dev-3/events/L1", _events("dev-3", "L1", [(9, now - 5, "in", "car")]))
+    _put(s, "edge/v1/site-a/dev-1/state", state("dev-1", now - 1, L1=("to Georgia", "to Russia")))
     yield s
     s.close()
 
@@ -152,10 +163,41 @@ def test_totals_have_the_replay_shape(store: Store) -> None:
     body = _client(store).get("/api/v1/totals", params={"site": "site-a"}).json()
     assert body == {
         "devices": {
-            "dev-1": {"lines": {"L1": {"in": {"car": 2, "person": 1}, "out": {"truck": 1}}}},
-            "dev-2": {"lines": {"L2": {"in": {}, "out": {"bus": 1}}}},
+            "dev-1": {
+                "lines": {"L1": {"in": {"car": 2, "person": 1}, "out": {"truck": 1}}},
+                "labels": {"L1": {"in": "to Georgia", "out": "to Russia"}},
+            },
+            "dev-2": {
+                "lines": {"L2": {"in": {}, "out": {"bus": 1}}},
+                "labels": {"L2": {"in": "in", "out": "out"}},  # never named
+            },
         }
     }
+
+
+def test_counts_and_today_name_every_device_and_line_of_their_filters(store: Store) -> None:
+    client = _client(store)
+    params = {"start": T0, "end": T0 + 7200, "tz": "UTC", "site": "site-a"}
+    body = client.get("/api/v1/counts", params=params).json()
+    assert body["labels"] == {
+        "dev-1": {"L1": {"in": "to Georgia", "out": "to Russia"}},
+        "dev-2": {"L2": {"in": "in", "out": "out"}},
+    }
+    today = client.get("/api/v1/today", params={"site": "site-b"}).json()
+    assert today["labels"] == {"dev-3": {"L1": {"in": "in", "out": "out"}}}
+
+
+def test_csv_names_directions_per_device(store: Store) -> None:
+    params = {"start": T0, "end": T0 + 7200, "bucket": "1h", "tz": "UTC",
+              "group_by": "line,direction", "site": "site-a"}  # fmt: skip
+    lines = _client(store).get("/api/v1/counts.csv", params=params).text.splitlines()
+    assert (
+        lines[0]
+        == "bucket_start_utc,bucket_start_local,device,line,direction,direction_label,count"
+    )
+    assert f"{T0},2024-05-01T10:00:00+00:00,dev-1,L1,in,to Georgia,2" in lines
+    assert f"{T0 + 3600},2024-05-01T11:00:00+00:00,dev-1,L1,out,to Russia,1" in lines
+    assert f"{T0},2024-05-01T10:00:00+00:00,dev-2,L2,out,out,1" in lines
 
 
 def test_sites_and_devices(store: Store) -> None:

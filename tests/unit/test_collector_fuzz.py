@@ -190,6 +190,7 @@ keys = st.sampled_from(
         "class",
         "category",
         "limit",
+        "day",
         "other",
     ]
 )
@@ -198,6 +199,7 @@ values = (
     | st.sampled_from(["1h", "1d", "15m", "UTC", "Europe/Warsaw", "site,class", "s", "car"])
     | st.integers(min_value=-(2**40), max_value=2**40).map(str)
     | st.sampled_from(["2024-05-01", "2024-05-01T00:00:00+14:00", "nan", "1e309", "0"])
+    | st.sampled_from(["today", "yesterday", "2024-03-31", "2024-10-27", "0001-01-01", "Europe"])
 )
 paths = st.sampled_from(
     [
@@ -209,6 +211,8 @@ paths = st.sampled_from(
         "/api/v1/zones",
         "/api/v1/rejects",
         "/api/v1/sites",
+        "/api/v1/hourly",
+        "/api/v1/hourly.csv",
     ]
 )
 

@@ -37,6 +37,14 @@ def test_example_config_is_valid() -> None:
         ('[[lines]]\nname = "L1"\na = [1, 2]\nb = [inf, 4]\n', "lines.0.b"),
         ('[[zones]]\nname = "Z"\npolygon = [[0, 0], [9, 0], [9, -inf]]\n', "zones.0.polygon"),
         ("[health]\nfps_window_s = nan\n", "health.fps_window_s"),
+        ('[device]\ntimezone = "Asia/Tbilsi"\n', "device.timezone"),
+        ('[device]\ntimezone = "/etc/localtime"\n', "device.timezone"),
+        ('[device]\ntimezone = ""\n', "device.timezone"),
+        ('[device]\ntimezone = "localtime"\n', "device.timezone"),
+        ('[device]\ntimezone = "Factory"\n', "device.timezone"),
+        ('[[lines]]\nname = "L1"\na = [1, 2]\nb = [3, 4]\nin_name = ""\n', "lines.0.in_name"),
+        ('[[lines]]\nname = "L1"\na = [1, 2]\nb = [3, 4]\nout_name = "a\\u0007"\n', "out_name"),
+        ('[[lines]]\nname = "L1"\na = [1, 2]\nb = [3, 4]\nclasses = ["cat"]\n', "'cat'"),
     ],
 )
 def test_bad_config_names_file_and_field(tmp_path: Path, text: str, expected: str) -> None:
@@ -69,6 +77,18 @@ def test_check_config_on_a_binary_file_exits_2_with_one_line(
     assert main(["check-config", str(path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and str(path) in err[0] and "UTF-8" in err[0]
+
+
+def test_check_config_refuses_a_misspelt_time_zone_naming_its_path(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text('[device]\ntimezone = "Asia/Tbilsi"\n')
+    assert main(["check-config", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}: device.timezone:" in err and "'Asia/Tbilisi'" in err  # the hint
+    path.write_text('[device]\ntimezone = "Asia/Tbilisi"\n')
+    assert main(["check-config", str(path)]) == 0
 
 
 @pytest.mark.parametrize("text", ["L1:nan,1,5,5", "L1:1,1,inf,5"])

@@ -52,7 +52,7 @@ def test_the_acl_covers_every_device_kind_and_nothing_more() -> None:
     device_kinds = KINDS - TO_DEVICE
     assert rules["*"] == {f"write edge/v1/+/%u/{tail(k)}" for k in device_kinds} | {
         f"read edge/v1/+/%u/{k}" for k in TO_DEVICE
-    }
+    } | {"write homeassistant/sensor/%u/+/config"}  # its own discovery configs only
     assert rules["collector"] == {f"read edge/v1/+/+/{tail(k)}" for k in device_kinds} | {
         "write edge/v1/+/+/ack",
         "deny edge/v1/+/collector/#",

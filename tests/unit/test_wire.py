@@ -126,6 +126,18 @@ def test_topic_builder() -> None:
     assert wire.topic("edge", "s", "d", "events", "L1") == "edge/v1/s/d/events/L1"
     assert wire.topic("a/b", "s", "d", "state") == "a/b/v1/s/d/state"
     assert wire.parse_topic("a/b/v1/s/d/state").prefix == "a/b"
+    # Ids may be called like a version or a kind: the layout is read from the end.
+    for site, dev, kind, name in [("v1", "d", "state", None), ("v1", "v1", "events", "v1"),
+                                  ("s", "events", "state", None), ("s", "d", "events", "state"),
+                                  ("v1", "counts", "zones", "status")]:  # fmt: skip
+        top = wire.parse_topic(wire.topic("edge", site, dev, kind, name))
+        assert (top.prefix, top.site, top.device_id, top.kind, top.name) == (
+            "edge",
+            site,
+            dev,
+            kind,
+            name,
+        )
     with pytest.raises(WireError, match="needs a name"):
         wire.topic("edge", "s", "d", "events")
     with pytest.raises(WireError, match="unknown topic kind"):
@@ -215,3 +227,25 @@ def test_lone_surrogates_are_refused_but_pairs_decode() -> None:
         wire.decode(body % "\\ud800")
     msg = wire.decode(body % "\\ud83d\\ude00")
     assert isinstance(msg, wire.TelemetryMsg) and msg.metrics["k"] == "\U0001f600"
+
+
+def test_state_carries_direction_labels_and_refuses_control_characters() -> None:
+    base = {"v": 1, "type": "state", "device_id": "cam-1", "epoch": 1, "ts": 1.0, "lines": {}}
+    msg = wire.decode(
+        json.dumps({**base, "labels": {"L1": {"in": "to Georgia", "out": "to Russia"}}})
+    )
+    assert isinstance(msg, wire.StateMsg) and msg.labels is not None
+    assert msg.labels["L1"].in_ == "to Georgia"
+    assert json.loads(wire.encode(msg))["labels"] == {
+        "L1": {"in": "to Georgia", "out": "to Russia"}
+    }
+    with pytest.raises(WireError, match="labels"):
+        wire.decode(json.dumps({**base, "labels": {"L1": {"in": "a\nb", "out": "x"}}}))
+
+
+def test_status_carries_the_degraded_reason() -> None:
+    msg = wire.decode(
+        json.dumps({"v": 1, "type": "status", "device_id": "cam-1", "state": "degraded",
+                    "reason": "camera_lost"})
+    )  # fmt: skip
+    assert isinstance(msg, wire.StatusMsg) and msg.reason == "camera_lost"

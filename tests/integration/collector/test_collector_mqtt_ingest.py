@@ -146,8 +146,11 @@ def test_status_telemetry_and_device_health(broker: Broker, db_url: str) -> None
     pub = fleet.connect(broker.url)
     now = time.time()
     try:
-        for dev, state in (("dev-1", "online"), ("dev-2", "offline")):
+        words = (("dev-1", "online"), ("dev-2", "offline"), ("dev-3", "stopped"))
+        for dev, state in (*words, ("dev-4", "degraded")):
             status = {"v": 1, "type": "status", "device_id": dev, "state": state, "ts": now}
+            if state == "degraded":
+                status["reason"] = "camera_lost"
             pub.publish(f"edge/v1/s/{dev}/status", json.dumps(status), qos=1, retain=True)
         tele = {
             "v": 1,
@@ -157,13 +160,19 @@ def test_status_telemetry_and_device_health(broker: Broker, db_url: str) -> None
             "metrics": {"fps": 7.5, "temp_c": None},  # an unknown reading is null
         }
         pub.publish("edge/v1/s/dev-1/telemetry", json.dumps(tele), qos=1).wait_for_publish()
-        wait_until(lambda: c.stats()["messages"] >= 3, what="3 messages")
+        wait_until(lambda: c.stats()["messages"] >= 5, what="5 messages")
         devices = {
             d["device_id"]: d for d in httpx.get(f"{c.http_url}/api/v1/devices").json()["devices"]
         }
         assert devices["dev-1"]["health"] == "online"
         assert devices["dev-1"]["telemetry"]["metrics"]["fps"] == 7.5
-        assert devices["dev-2"]["health"] == "offline"
+        health = {d: (v["health"], v["reason"]) for d, v in devices.items()}
+        assert health == {
+            "dev-1": ("online", None),
+            "dev-2": ("offline", None),  # its Last Will: killed, or lost power or network
+            "dev-3": ("stopped", None),  # a clean exit is not a failure
+            "dev-4": ("degraded", "camera_lost"),
+        }
     finally:
         pub.disconnect()
         c.stop()

@@ -75,15 +75,27 @@ def test_queue_panel_shows_queue_and_zone(broker: Broker, tmp_path: Path) -> Non
             page.goto(base + "/")
             page.wait_for_selector("body[data-loaded=true]", timeout=20_000)
             panel = page.locator("section.site[data-site='s1'] [data-placeholder='zones']")
-            q = panel.locator("tr[data-queue='inbound'] td").all_inner_texts()
-            z = panel.locator("tr[data-queue='cam-gate/booth'] td").all_inner_texts()
+            q = panel.locator("li[data-queue='inbound']")
+            z = panel.locator("li[data-queue='cam-gate/booth']")
+            shown = {
+                "queue": (q.locator(".q-name").inner_text(), q.locator(".q-words").inner_text()),
+                "zone": (z.locator(".q-name").inner_text(), z.locator(".q-words").inner_text()),
+                "methods": [r.locator(".q-words").get_attribute("title") or "" for r in (q, z)],
+                "details": q.locator("small").inner_text(),
+                "panel": panel.inner_text(),
+            }
             ARTIFACTS.mkdir(exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / "collector-queues.png"), full_page=True)
             browser.close()
         assert not errors, errors
-        # 20 vehicles at 2 per minute: 10 minutes.
-        assert q[:4] == ["inbound", "20", "10 min", "2.0"], q
-        assert z[:3] == ["booth · inbound (cam-gate)", "3", "> 4 min · none"], z
+        # 20 vehicles at 2 per minute: 10 minutes, in words; the method only as a tooltip.
+        assert shown["queue"] == ("inbound", "about 10 min wait, 20 vehicles"), shown
+        assert shown["methods"][0].startswith("Little's law"), shown
+        assert shown["details"].startswith("2.0 leave per min"), shown
+        # No vehicle left the booth lately: only the lower bound (the longest wait so far).
+        assert shown["zone"] == ("booth · inbound (cam-gate)", "more than 4 min wait, 3 vehicles")
+        assert shown["methods"][1].startswith("no estimate"), shown
+        assert "littles" not in shown["panel"] and "0 s" not in shown["panel"], shown
     finally:
         pub.disconnect()
         c.stop()
