@@ -80,7 +80,9 @@ class Options:
 
 def _replay(cfg: ReplaySourceConfig) -> FrameSource:
     start = cfg.start_utc.timestamp() if cfg.start_utc is not None else None
-    return ReplaySource(cfg.path, realtime=cfg.realtime, start_utc_s=start)
+    return ReplaySource(
+        cfg.path, realtime=cfg.realtime, start_utc_s=start, start_frame=cfg.start_frame
+    )
 
 
 def _opencv(cfg: OpenCVSourceConfig) -> FrameSource:

@@ -14,28 +14,45 @@ from edge.errors import EdgeError
 #: command name -> (module under edge.commands, one-line help). Modules load only when used,
 #: so the Pi never imports the collector's web stack.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "replay": ("replay", "count crossings in a recorded video through the live pipeline"),
-    "evaluate": ("evaluate", "replay every clip with ground truth and report WAPE"),
-    "assets": ("assets", "fetch model weights and sample clips, verifying sha256"),
-    "model": ("model", "build and verify the INT8 detector"),
-    "bench": ("bench", "measure per-stage latency, fps and memory"),
-    "run": ("run", "run the device service from a config file"),
-    "check-config": ("check_config", "validate a config file and print every error"),
-    "tail": ("tail", "print decoded messages from a broker"),
-    "collector": ("collector", "run the central collector (MQTT -> database -> HTTP)"),
-    "demo": ("demo", "embedded broker + collector + replay of a sample clip"),
+    "replay": ("replay", "count crossings in a recorded video, as a device would"),
+    "evaluate": ("evaluate", "measure counting accuracy on clips with a hand count (WAPE)"),
+    "assets": ("assets", "fetch model weights and sample clips, checking their sha256"),
+    "model": ("model", "build the INT8 detector, or resize a model's input"),
+    "bench": ("bench", "measure speed and memory, stage by stage"),
+    "run": ("run", "run the counting service on a device, from a config file"),
+    "check-config": ("check_config", "check a config file and list every error by field"),
+    "tail": ("tail", "print the messages devices send to a broker"),
+    "collector": ("collector", "run the central collector: MQTT in, database, API, dashboard"),
+    "demo": ("demo", "replay a clip or your video through MQTT to a dashboard"),
     "setup": ("setup", "a local web page to draw the lines and zones on the camera's picture"),
 }
+
+DESCRIPTION = """\
+Count vehicles and pedestrians crossing lines in camera video, on a Raspberry Pi or a PC,
+and ship every crossing to a central collector over MQTT."""
+
+EPILOG = """\
+first steps:
+  edge-counter assets fetch --for demo     the detector and the sample clip
+  edge-counter demo                        count the clip, see the dashboard (Ctrl-C stops)
+  edge-counter demo --video FILE --line NAME:AX,AY,BX,BY    the same on your own video
+
+'edge-counter COMMAND --help' shows a command's options."""
 
 log = logging.getLogger(__name__)
 
 
 def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     """Create the top-level parser; only the subcommand named in ``argv`` loads its module."""
-    parser = argparse.ArgumentParser(prog="edge-counter", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="edge-counter",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"edge-counter {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", title="commands")
     wanted = _wanted_command(argv)
     for name, (module, help_text) in COMMANDS.items():
         sp = sub.add_parser(name, help=help_text, description=help_text)

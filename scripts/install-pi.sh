@@ -14,6 +14,8 @@
 #   sudo scripts/install-pi.sh --uninstall     remove program and units; keep config and
 #                                              the outbox (/var/lib/edge-counter)
 #   sudo scripts/install-pi.sh --uninstall --purge   remove those too
+# Where systemd is not running (an image build, a container, a chroot) it installs the unit
+# file but skips systemctl (reload, enable, start) with a warning, and still exits 0.
 set -euo pipefail
 
 PREFIX=/opt/edge-counter
@@ -32,7 +34,7 @@ log() { printf 'install-pi: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 usage() {
-    sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
     exit "${1:-0}"
 }
 
@@ -69,8 +71,16 @@ check_platform() {
     # shellcheck source=/dev/null
     . /etc/os-release
     [ "${VERSION_CODENAME:-}" = "bookworm" ] || log "warning: tested on Bookworm, this is ${PRETTY_NAME:-unknown}"
-    command -v systemctl >/dev/null || die "systemd is required"
+    if systemd_running; then
+        command -v systemctl >/dev/null || die "systemd is running but systemctl is missing"
+    else
+        log "warning: systemd is not running here (image build, container or chroot):" \
+            "the unit files are installed but not reloaded, enabled or started"
+    fi
 }
+
+# The test systemd itself uses (sd_booted(3)); a chroot or container sees no such directory.
+systemd_running() { [ -d /run/systemd/system ]; }
 
 install_packages() {
     local pkgs=(python3-venv python3-pip rsync)
@@ -192,6 +202,11 @@ install_units() {
     if [ "$collector" -eq 1 ]; then
         install -m 0644 "$REPO/systemd/edge-collector.service" "$UNIT_DIR/edge-collector.service"
     fi
+    if ! systemd_running; then
+        log "warning: systemd not running: skipped daemon-reload and enable; on the booted" \
+            "device run: systemctl enable --now edge-counter.service"
+        return 0
+    fi
     systemctl daemon-reload
     systemctl enable edge-counter.service
     if [ "$collector" -eq 1 ]; then systemctl enable edge-collector.service; fi
@@ -202,11 +217,11 @@ uninstall() {
     local unit
     for unit in edge-counter.service edge-collector.service; do
         if [ -f "$UNIT_DIR/$unit" ]; then
-            systemctl disable --now "$unit" || true
+            if systemd_running; then systemctl disable --now "$unit" || true; fi
             rm -f "$UNIT_DIR/$unit"
         fi
     done
-    systemctl daemon-reload
+    if systemd_running; then systemctl daemon-reload; fi
     rm -rf "$PREFIX"
     if [ "$purge" -eq 1 ]; then
         rm -rf "$CONF_DIR" /var/lib/edge-counter /var/lib/private/edge-counter
@@ -228,7 +243,12 @@ main() {
     install_models
     install_config
     install_units
-    log "done: systemctl status edge-counter; journalctl -u edge-counter -f"
+    if systemd_running; then
+        log "done: systemctl status edge-counter; journalctl -u edge-counter -f"
+    else
+        log "done (without systemd: the service is installed, not enabled)"
+    fi
 }
 
-main "$@"
+# Sourced (tests), it only defines the functions.
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then main "$@"; fi

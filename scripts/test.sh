@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Set up (scripts/setup.sh) and run every check: ruff, mypy, and the whole pytest suite,
+# Set up (scripts/setup.sh test) and run every check: ruff, mypy, and the whole pytest suite,
 # including the slow tests with the real model, real clips, real broker and real PostgreSQL.
 #   bash scripts/test.sh [pytest args]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh test
 . .venv/bin/activate
 
 ruff check edge tests scripts

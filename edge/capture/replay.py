@@ -39,12 +39,20 @@ class ReplaySource:
         path: the video file.
         realtime: sleep so frames come out at the speed they were recorded (live emulation).
         start_utc_s: UTC time of the first frame, seconds since the Unix epoch.
+        start_frame: skip the file's first frames; the frame at this index is yielded as
+            ``seq = 0`` at ``ts_s = 0`` (a clip cut from a longer file, without re-encoding).
 
     Raises:
         SourceError: the file is missing or not a video.
     """
 
-    def __init__(self, path: Path, realtime: bool = False, start_utc_s: float | None = None):
+    def __init__(
+        self,
+        path: Path,
+        realtime: bool = False,
+        start_utc_s: float | None = None,
+        start_frame: int = 0,
+    ):
         if not path.is_file():
             raise SourceError(f"{path}: no such video file")
         self._cap = cv2.VideoCapture(str(path))
@@ -59,6 +67,7 @@ class ReplaySource:
         if self._size[0] <= 0 or self._size[1] <= 0:
             raise SourceError(f"{path}: video has no frame size (not a video?)")
         self._realtime = realtime
+        self._start_frame = max(0, start_frame)
         self._captured = 0
         self._stop = threading.Event()
         self._running = False
@@ -86,8 +95,8 @@ class ReplaySource:
 
     @property
     def frame_count(self) -> int:
-        """Frame count from the container header (an estimate for some formats)."""
-        return max(0, int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT)))
+        """Frames to be yielded, from the container header (an estimate for some formats)."""
+        return max(0, int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT)) - self._start_frame)
 
     @property
     def duration_s(self) -> float:
@@ -102,11 +111,12 @@ class ReplaySource:
         """Frames read so far; a file never reconnects."""
         return SourceStats(self._captured)
 
-    def _timestamp_s(self, index: int) -> float:
-        """Presentation time of the frame just grabbed; falls back to index / fps."""
+    def _timestamp_s(self, index: int, zero_s: float) -> float:
+        """Presentation time of the frame just grabbed, less ``zero_s``; falls back to
+        index / fps."""
         pos_ms = float(self._cap.get(cv2.CAP_PROP_POS_MSEC))
         if pos_ms > 0 or index == 0:
-            return pos_ms / 1000.0
+            return max(0.0, pos_ms / 1000.0 - zero_s)
         return index / self._fps if self._fps > 0 else float(index)
 
     def frames(self) -> Generator[Frame, None, None]:
@@ -122,11 +132,30 @@ class ReplaySource:
             self._running = False
             self._cap.release()
 
+    def _skip_to_start(self) -> float:
+        """Grab (decode, never convert) the frames before ``start_frame``; the file time of
+        the last one skipped plus one frame period is the new zero (0.0 without skipping).
+
+        Raises:
+            SourceError: the file ends before ``start_frame``.
+        """
+        for skipped in range(self._start_frame):
+            if not self._cap.grab():
+                raise SourceError(
+                    f"{self._path}: ends after {skipped} frames, before start frame "
+                    f"{self._start_frame}"
+                )
+        if self._start_frame == 0:
+            return 0.0
+        step_s = 1.0 / self._fps if self._fps > 0 else 0.0
+        return float(self._cap.get(cv2.CAP_PROP_POS_MSEC)) / 1000.0 + step_s
+
     def _decode(self) -> Generator[Frame, None, None]:
+        zero_s = self._skip_to_start()
         index = 0
         wall0 = time.monotonic()
         while not self._stop.is_set() and self._cap.grab():
-            ts_s = self._timestamp_s(index)
+            ts_s = self._timestamp_s(index, zero_s)
             ok, image = self._cap.retrieve()
             if not ok or image is None:
                 log.warning("%s: frame %d does not decode; stopping", self._path, index)

@@ -15,6 +15,7 @@ def format_validation_error(err: ValidationError, origin: str) -> str:
     """Render a pydantic error as one line per problem, each naming its dotted path."""
     lines = []
     for e in err.errors():
-        path = ".".join(str(p) for p in e["loc"]) or "<root>"
-        lines.append(f"{origin}: {path}: {e['msg']}")
+        path = ".".join(str(p) for p in e["loc"])
+        msg = e["msg"].removeprefix("Value error, ")  # our validators' own words
+        lines.append(f"{origin}: {path}: {msg}" if path else f"{origin}: {msg}")
     return "\n".join(lines)

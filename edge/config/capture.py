@@ -19,12 +19,15 @@ class ReplaySourceConfig(_Strict):
     Without it: for ``realtime``, the moment the source opens; else the file's modification
     time minus its duration (a recording is last written when it ends), so every replay of a
     file gives the same event times.
+    ``start_frame`` skips the file's first frames: the frame at that index becomes frame 0 at
+    ``ts_s = 0``, so a clip cut from a longer upstream file replays without re-encoding it.
     """
 
     type: Literal["replay"] = "replay"
     path: Path
     realtime: bool = False
     start_utc: AwareDatetime | None = None
+    start_frame: int = Field(0, ge=0)
 
 
 class OpenCVSourceConfig(_Strict):

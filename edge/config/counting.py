@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from edge.classes import CLASS_NAMES
 from edge.config.base import Point, _Strict, format_validation_error
@@ -35,7 +35,10 @@ class LineConfig(_Strict):
     @model_validator(mode="after")
     def _distinct(self) -> LineConfig:
         if self.a == self.b:
-            raise ValueError("a and b must differ")
+            raise ValueError(
+                f"line {self.name!r}: a and b are the same point ({self.a[0]:g}, {self.a[1]:g}); "
+                "a line needs two different end points"
+            )
         unknown = [c for c in self.classes or () if c not in CLASS_NAMES]
         if unknown:
             raise ValueError(f"classes: {unknown[0]!r} is not one of {list(CLASS_NAMES)}")
@@ -63,7 +66,7 @@ class ZoneConfig(_Strict):
     """
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
-    polygon: tuple[Point, ...] = Field(min_length=3)
+    polygon: tuple[Point, ...]
     direction: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     exit_line: str | None = None
     exit_direction: Literal["in", "out"] | None = None
@@ -73,6 +76,16 @@ class ZoneConfig(_Strict):
     wait_window_s: float = Field(300.0, gt=0, le=86_400)
     capacity: int | None = Field(None, ge=1)
     report_interval_s: float = Field(5.0, gt=0, le=3600)
+
+    @field_validator("polygon")
+    @classmethod
+    def _a_polygon(cls, polygon: tuple[Point, ...], info: ValidationInfo) -> tuple[Point, ...]:
+        if len(polygon) < 3:
+            name = info.data.get("name", "?")
+            raise ValueError(
+                f"zone {name!r} has {len(polygon)} point(s); a zone needs at least 3 (a polygon)"
+            )
+        return polygon
 
 
 def check_lines_inside(lines: tuple[LineConfig, ...], width: int, height: int) -> None:
@@ -85,8 +98,9 @@ def check_lines_inside(lines: tuple[LineConfig, ...], width: int, height: int) -
         for label, (x, y) in (("a", ln.a), ("b", ln.b)):
             if not (0 <= x <= width and 0 <= y <= height):
                 raise ConfigError(
-                    f"lines.{ln.name}.{label}: point ({x:g}, {y:g}) lies outside the "
-                    f"{width}x{height} frame"
+                    f"lines.{ln.name}.{label}: end point {label} ({x:g}, {y:g}) of line "
+                    f"{ln.name!r} lies outside the {width}x{height} picture "
+                    f"(x 0..{width}, y 0..{height})"
                 )
 
 
@@ -97,11 +111,11 @@ def check_zones_inside(zones: tuple[ZoneConfig, ...], width: int, height: int) -
         ConfigError: naming the zone and the point.
     """
     for z in zones:
-        for x, y in z.polygon:
+        for i, (x, y) in enumerate(z.polygon, 1):
             if not (0 <= x <= width and 0 <= y <= height):
                 raise ConfigError(
-                    f"zones.{z.name}.polygon: point ({x:g}, {y:g}) lies outside the "
-                    f"{width}x{height} frame"
+                    f"zones.{z.name}.polygon: point {i} ({x:g}, {y:g}) of zone {z.name!r} lies "
+                    f"outside the {width}x{height} picture (x 0..{width}, y 0..{height})"
                 )
 
 

@@ -124,7 +124,7 @@ class Runtime:
         if p.annotator is not None:
             p.annotator.close()
         if p.progress is not None:
-            p.progress.close()
+            p.progress.close(finished=p.loop.finished.is_set())
         if p.uplink is not None:
             self._remaining = p.uplink.finish(p.drain_timeout_s)
             p.notifier.status(f"stopped: {self._remaining} crossings kept in the outbox")

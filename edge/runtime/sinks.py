@@ -11,7 +11,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TextIO
 
 from edge.config import ZoneConfig
 from edge.count.zone_report import SnapshotClock, ZoneReport, ZoneSnapshot
@@ -103,26 +103,92 @@ class ZoneStage:
 
 
 class Progress:
-    """A progress bar on stderr, refreshed at most twice a second."""
+    """How far a replay is, on stderr: a bar on a terminal, plain lines in a log.
 
-    def __init__(self, total: int, enabled: bool):
-        self._total, self._enabled = max(total, 1), enabled
-        self._done, self._last = 0, 0.0
+    On a terminal the bar (frames, percent, fps, ETA) is redrawn in place at most twice a
+    second. Anywhere else (a log file, a pipe, journald) it writes one plain line every
+    ``log_every_s`` and never a carriage return, so the log stays readable.
+
+    Args:
+        total: frames in the recording (its header's count; an estimate for some formats).
+        enabled: False shows nothing (short clips, ``--no-progress``).
+        stream: where to write; default ``sys.stderr`` at the time of writing.
+        log_every_s: seconds between plain lines when ``stream`` is not a terminal.
+        clock: monotonic seconds (tests pass a fake one).
+    """
+
+    def __init__(
+        self,
+        total: int,
+        enabled: bool,
+        stream: TextIO | None = None,
+        log_every_s: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self._total, self._enabled, self._stream = max(total, 1), enabled, stream
+        self._every_s, self._clock = log_every_s, clock
+        self._done, self._t0, self._last = 0, 0.0, 0.0
+
+    def _out(self) -> TextIO:
+        return self._stream if self._stream is not None else sys.stderr
+
+    def _tty(self) -> bool:
+        isatty = getattr(self._out(), "isatty", None)
+        return bool(isatty and isatty())
 
     def __call__(self, result: FrameResult) -> None:
+        now = self._clock()
+        if self._done == 0:
+            self._t0 = self._last = now
         self._done = result.frame.seq + 1
-        now = time.monotonic()
-        if self._enabled and now - self._last >= 0.5:
+        if not self._enabled:
+            return
+        if self._tty() and now - self._last >= 0.5:
             self._last = now
-            pct = min(100.0, 100.0 * self._done / self._total)
-            bar = "#" * int(pct / 4)
-            print(
-                f"\r[{bar:<25}] {pct:5.1f}% frame {self._done}/{self._total}",
-                end="",
-                file=sys.stderr,
-                flush=True,
-            )
+            self._draw(now)
+        elif not self._tty() and now - self._last >= self._every_s:
+            self._last = now
+            print(f"replay: {self._figures(now)}", file=self._out(), flush=True)
 
-    def close(self) -> None:
-        if self._enabled:
-            print(file=sys.stderr)
+    def _fps(self, now: float) -> float:
+        return (self._done - 1) / (now - self._t0) if now > self._t0 else 0.0
+
+    def _figures(self, now: float, final: bool = False) -> str:
+        done = min(self._done, self._total)
+        fps = self._fps(now)
+        text = f"{done}/{self._total} frames ({100 * done // self._total}%), {fps:.0f} fps"
+        if final:
+            return f"{text}, {now - self._t0:.0f} s"
+        eta_s = (self._total - done) / fps if fps > 0 else None
+        return f"{text}, ETA {_clock_text(eta_s)}"
+
+    def _draw(self, now: float, final: bool = False) -> None:
+        filled = int(25 * min(self._done, self._total) / self._total)
+        bar = "#" * filled + "-" * (25 - filled)
+        text = f"\r[{bar}] {self._figures(now, final)}   "
+        print(text, end="\n" if final else "", file=self._out(), flush=True)
+
+    def close(self, finished: bool = False) -> None:
+        """End the bar with a newline (terminal) or write the last line (log).
+
+        Args:
+            finished: the recording was read to its end (the last frames may not have been
+                processed at a reduced detection rate, yet the replay is complete).
+        """
+        if not self._enabled or self._done == 0:
+            return
+        now = self._clock()
+        if finished:
+            self._done = max(self._done, self._total)
+        if self._tty():
+            self._draw(now, final=True)
+        else:
+            print(f"replay: {self._figures(now, final=True)}", file=self._out(), flush=True)
+
+
+def _clock_text(seconds: float | None) -> str:
+    """``1:05`` for 65 s, ``?`` when unknown."""
+    if seconds is None:
+        return "?"
+    minutes, secs = divmod(round(seconds), 60)
+    return f"{minutes}:{secs:02d}"

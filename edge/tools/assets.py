@@ -1,9 +1,8 @@
-"""Asset step: fetch model weights and test clips from a mirror (or upstream), verifying sha256."""
+"""Asset step: model weights from a mirror or upstream, sha256-checked (clips: ``tools.clips``)."""
 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import tempfile
@@ -12,7 +11,7 @@ import urllib.request
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from edge.detect.manifest import ModelManifest, load_manifest, sha256_file
 from edge.errors import AssetError
@@ -23,6 +22,11 @@ _CHUNK = 1 << 20
 DOWNLOAD_TIMEOUT_S = 60.0
 
 Action = Literal["present", "copied", "downloaded"]
+NO_INTERNET_HINT = (
+    "without internet, put the files in a mirror folder (DIR/models/<file>, "
+    "DIR/videos/<clip>/<file>; README: 'Without internet') and pass --mirror DIR or set "
+    "EDGE_COUNTER_MIRROR"
+)
 
 
 @dataclass(frozen=True)
@@ -46,7 +50,7 @@ def _describe(digest: str, accepted: Mapping[str, str]) -> str:
     return f"sha256 {digest[:12]}… ({accepted[digest]})"
 
 
-def _stream_verified(dest: Path, chunks: Iterable[bytes], accepted: Mapping[str, str]) -> str:
+def stream_verified(dest: Path, chunks: Iterable[bytes], accepted: Mapping[str, str]) -> str:
     """Write ``chunks`` to a temp file beside ``dest``, check its hash, then rename it."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
@@ -94,10 +98,11 @@ def install_file(name: str, src: Path, dest: Path, accepted: Mapping[str, str]) 
         return FetchResult(name, dest, "present", note)
     if not src.is_file():
         raise AssetError(f"{src}: missing from the mirror (needed for {name})")
-    return FetchResult(name, dest, "copied", _stream_verified(dest, _read_chunks(src), accepted))
+    return FetchResult(name, dest, "copied", stream_verified(dest, _read_chunks(src), accepted))
 
 
-def _url_chunks(url: str) -> Iterator[bytes]:
+def url_chunks(url: str) -> Iterator[bytes]:
+    """The body of ``url`` in 1 MiB chunks (``urllib``: http, https and file URLs)."""
     with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as resp:
         yield from iter(lambda: resp.read(_CHUNK), b"")
 
@@ -115,12 +120,15 @@ def download_model(manifest: ModelManifest, dest: Path) -> FetchResult:
     for url in manifest.urls:
         log.info("downloading %s from %s", manifest.file, url)
         try:
-            note = _stream_verified(dest, _url_chunks(url), manifest.accepted_sha256)
+            note = stream_verified(dest, url_chunks(url), manifest.accepted_sha256)
         except (urllib.error.URLError, OSError) as err:
             failures.append(f"{url}: {err}")
             continue
         return FetchResult(manifest.name, dest, "downloaded", note)
-    raise AssetError(f"{manifest.file}: could not download ({'; '.join(failures) or 'no URL'})")
+    raise AssetError(
+        f"{manifest.file}: could not download ({'; '.join(failures) or 'no URL'}); "
+        f"{NO_INTERNET_HINT}"
+    )
 
 
 def fetchable_models(models_dir: Path) -> dict[str, ModelManifest]:
@@ -159,49 +167,4 @@ def fetch_models(
             results.append(download_model(m, dest))
         else:
             results.append(install_file(name, mirror / "models" / m.file, dest, m.accepted_sha256))
-    return results
-
-
-def load_clip_index(data_dir: Path) -> dict[str, Any]:
-    """Read ``data_dir/clips.json``: clip name -> {split, files: {name: {sha256, size_bytes}}}.
-
-    Raises:
-        AssetError: the index is missing or not valid JSON.
-    """
-    path = data_dir / "clips.json"
-    try:
-        clips: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))["clips"]
-    except OSError as err:
-        raise AssetError(f"{path}: cannot read the clip index: {err.strerror}") from None
-    except (json.JSONDecodeError, KeyError, TypeError) as err:
-        raise AssetError(f"{path}: invalid clip index: {err!r}") from None
-    return clips
-
-
-def fetch_clips(
-    data_dir: Path, mirror: Path | None, names: Iterable[str] = ()
-) -> list[FetchResult]:
-    """Copy each clip folder from ``mirror/videos/<clip>`` into ``data_dir/videos/<clip>``.
-
-    Clips have no public download, so a mirror is required.
-
-    Raises:
-        AssetError: no mirror, unknown clip, missing file or sha256 mismatch, naming the file.
-    """
-    index = load_clip_index(data_dir)
-    wanted = list(names) or sorted(index)
-    unknown = [n for n in wanted if n not in index]
-    if unknown:
-        raise AssetError(f"unknown clip(s) {unknown}; known: {sorted(index)}")
-    if mirror is None:
-        raise AssetError(
-            "clips come only from a mirror (they have no public download): pass --mirror DIR "
-            "or set EDGE_COUNTER_MIRROR"
-        )
-    results = []
-    for clip in wanted:
-        for fname, meta in sorted(index[clip]["files"].items()):
-            src = mirror / "videos" / clip / fname
-            dest = data_dir / "videos" / clip / fname
-            results.append(install_file(clip, src, dest, {str(meta["sha256"]): "clip index"}))
     return results

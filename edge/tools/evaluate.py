@@ -1,6 +1,7 @@
 """Evaluation: replay every clip that has ground truth and score the counts (WAPE).
 
-A clip is a folder with ``video.mp4`` and ``clip.json`` (its lines, and optionally the classes
+A clip is a folder with ``video.mp4`` (or an upstream video and ``video.json``, see
+``edge.tools.clips``) and ``clip.json`` (its lines, and optionally the classes
 it annotates and the true counts); true counts missing from ``clip.json`` are summed from its
 ``events.csv`` (one row per crossing). ``docs/evaluate.md`` describes the format.
 """
@@ -19,6 +20,7 @@ from edge.classes import CLASS_NAMES, category_of
 from edge.config import AppConfig, LineConfig, ReplaySourceConfig
 from edge.errors import ConfigError
 from edge.runtime.sinks import Totals
+from edge.tools.clips import clip_video
 
 
 @dataclass(frozen=True)
@@ -142,7 +144,8 @@ def evaluate(clips_dir: Path, cfg: AppConfig, models_dir: Path) -> list[ClipScor
         raise ConfigError(f"{clips_dir}: no clip folder with a clip.json (run assets fetch)")
     for clip_dir in clip_dirs:
         meta, lines = load_clip(clip_dir)
-        source = ReplaySourceConfig(path=clip_dir / "video.mp4")
+        video = clip_video(clip_dir)
+        source = ReplaySourceConfig(path=video.path, start_frame=video.start_frame)
         clip_cfg = cfg.model_copy(update={"lines": lines, "source": source, "mqtt": None})
         result = app.run(clip_cfg, app.Options(models_dir))
         scores.append(score_clip(meta, result.totals, result.fps, result.processed_frames))

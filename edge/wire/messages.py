@@ -147,8 +147,7 @@ class StateMsg(_Msg):
     dropped: int | None = Field(None, ge=0)
     #: the journal these totals are of (optional: absent from agents before outbox ids).
     outbox_id: OutboxId | None = None
-    #: each configured line's direction names (optional: absent from older agents, whose
-    #: directions are plain ``in`` and ``out``).
+    #: each configured line's direction names (absent from older agents: ``in``, ``out``).
     labels: dict[Name, LineLabels] | None = Field(None, max_length=256)
 
 
@@ -165,8 +164,7 @@ class StatusMsg(_Msg):
     epoch: int | None = None
     #: why the device is ``degraded`` (``camera_lost``, ``low_fps``; comma-separated).
     reason: str | None = Field(None, max_length=200)
-    #: the IANA time zone of the device's site (config ``device.timezone``): a collector
-    #: without its own zone for the site uses it for "today" and day buckets.
+    #: the site's IANA zone (``device.timezone``), a collector's fallback for "today".
     timezone: str | None = Field(None, max_length=64)
 
 

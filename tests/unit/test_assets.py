@@ -11,7 +11,8 @@ import pytest
 
 from edge.cli import main
 from edge.errors import AssetError
-from edge.tools.assets import fetch_clips, fetch_models
+from edge.tools.assets import fetch_models
+from edge.tools.clips import fetch_clips
 
 WEIGHTS = b"not really onnx, but checksummed all the same" * 100
 VIDEO = b"\x00\x00\x00\x18ftypmp42 tiny"

@@ -13,7 +13,12 @@ from edge.wire.topics import KINDS, KINDS_WITH_NAME
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy" / "mosquitto"
-SCRIPTS = [ROOT / "scripts" / "install-pi.sh", DEPLOY / "add-device.sh", DEPLOY / "make-certs.sh"]
+SCRIPTS = [
+    ROOT / "scripts" / "install-pi.sh",
+    ROOT / "scripts" / "pi-emulated.sh",
+    DEPLOY / "add-device.sh",
+    DEPLOY / "make-certs.sh",
+]
 #: Topics a device reads and the collector writes (or an operator, for config).
 TO_DEVICE = {"ack", "config"}
 
@@ -120,3 +125,118 @@ def test_install_pi_documents_and_checks_the_credential_options(tmp_path: Path) 
     empty.touch()
     missing = install_pi("--mqtt-password-file", str(empty))
     assert missing.returncode == 1 and "missing or empty" in missing.stderr
+
+
+def install_pi_units(
+    tmp_path: Path, running: bool, *steps: str
+) -> subprocess.CompletedProcess[str]:
+    """Sources install-pi.sh and runs ``steps`` with units and prefix in ``tmp_path``.
+
+    ``systemctl`` is a shell function that records its arguments, and ``systemd_running`` is
+    forced, so this machine's systemd is never touched whichever way it runs.
+    """
+    script = ROOT / "scripts" / "install-pi.sh"
+    calls = tmp_path / "systemctl.calls"
+    lines = [
+        "set -euo pipefail",
+        f"source {script}",
+        f"UNIT_DIR={tmp_path / 'units'} PREFIX={tmp_path / 'opt'} start=1",
+        f'systemctl() {{ echo "$*" >>{calls}; }}',
+        f"systemd_running() {{ {'true' if running else 'false'}; }}",
+        f"mkdir -p {tmp_path / 'units'} {tmp_path / 'opt'}",
+        *steps,
+    ]
+    return subprocess.run(
+        ["bash", "-c", "\n".join(lines)], check=False, capture_output=True, text=True
+    )
+
+
+def systemctl_calls(tmp_path: Path) -> list[str]:
+    calls = tmp_path / "systemctl.calls"
+    return calls.read_text().splitlines() if calls.exists() else []
+
+
+def test_install_pi_installs_the_unit_but_skips_systemctl_without_systemd(tmp_path: Path) -> None:
+    done = install_pi_units(tmp_path, False, "install_units", "echo after")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "after"
+    unit = tmp_path / "units" / "edge-counter.service"
+    assert unit.read_text() == (ROOT / "systemd" / "edge-counter.service").read_text()
+    assert systemctl_calls(tmp_path) == []
+    assert "systemd not running: skipped daemon-reload and enable" in done.stderr
+    assert "systemctl enable --now edge-counter.service" in done.stderr
+    gone = install_pi_units(tmp_path, False, "uninstall")
+    assert gone.returncode == 0, gone.stderr
+    assert not unit.exists() and not (tmp_path / "opt").exists()
+    assert systemctl_calls(tmp_path) == []
+
+
+def test_install_pi_reloads_enables_and_starts_under_systemd(tmp_path: Path) -> None:
+    done = install_pi_units(tmp_path, True, "install_units")
+    assert done.returncode == 0, done.stderr
+    assert systemctl_calls(tmp_path) == [
+        "daemon-reload",
+        "enable edge-counter.service",
+        "restart edge-counter.service",
+    ]
+    gone = install_pi_units(tmp_path, True, "uninstall")
+    assert gone.returncode == 0, gone.stderr
+    assert systemctl_calls(tmp_path)[3:] == ["disable --now edge-counter.service", "daemon-reload"]
+
+
+def test_install_pi_sees_no_systemd_in_a_chroot_or_container() -> None:
+    """The check is sd_booted(3)'s: the directory systemd creates when it is PID 1."""
+    script = ROOT / "scripts" / "install-pi.sh"
+    found = subprocess.run(
+        ["bash", "-c", f"source {script}; systemd_running && echo yes || echo no"],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    assert found.stdout.strip() == ("yes" if Path("/run/systemd/system").is_dir() else "no")
+
+
+def pi_emulated(*steps: str) -> subprocess.CompletedProcess[str]:
+    """Sources pi-emulated.sh (functions only: nothing installed, mounted or registered)."""
+    script = ROOT / "scripts" / "pi-emulated.sh"
+    return subprocess.run(
+        ["bash", "-c", "\n".join(["set -euo pipefail", f"source {script}", *steps])],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+
+
+def test_pi_emulated_builds_from_the_bookworm_mirror_apt_uses(tmp_path: Path) -> None:
+    listed = tmp_path / "sources.list.d"
+    listed.mkdir()
+    (listed / "debian.sources").write_text(
+        "Types: deb\nURIs: http://off.example/debian\nSuites: bookworm\nEnabled: no\n\n"
+        "Types: deb-src\nURIs: http://src.example/debian\nSuites: bookworm\n\n"
+        "Types: deb\n# a comment\nURIs: http://security.example/debian-security\n"
+        "Suites: bookworm-security\nComponents: main\n\n"
+        "Types: deb\nURIs: http://main.example/debian\nSuites: bookworm bookworm-updates\n"
+        "Components: main\n"
+    )
+    (listed / "other.list.disabled").write_text(
+        "deb http://disabled.example/debian bookworm main\n"
+    )
+    (tmp_path / "sources.list").write_text(
+        "# deb http://comment.example/debian bookworm main\n"
+        "deb [signed-by=/k.gpg] http://list.example/debian bookworm main\n"
+        "deb http://list.example/debian bookworm-updates main\n"
+    )
+    found = pi_emulated(f"debian_mirror {tmp_path}").stdout.split()
+    assert found == ["http://main.example/debian", "http://list.example/debian"]
+    (listed / "debian.sources").unlink()
+    assert pi_emulated(f"debian_mirror {tmp_path}").stdout.split() == ["http://list.example/debian"]
+
+
+def test_pi_emulated_shows_onnxruntime_a_cortex_a72() -> None:
+    """qemu-user shows the host's /proc/cpuinfo, on which ``import onnxruntime`` segfaults."""
+    cpuinfo = pi_emulated("write_cpuinfo").stdout
+    blocks = [b for b in cpuinfo.split("\n\n") if b.startswith("processor")]
+    assert len(blocks) == os.cpu_count()
+    for n, block in enumerate(blocks):
+        fields = dict(line.split(":", 1) for line in block.splitlines())
+        fields = {k.strip(): v.strip() for k, v in fields.items()}
+        assert fields["processor"] == str(n)
+        assert fields["CPU implementer"] == "0x41" and fields["CPU part"] == "0xd08"
+        assert "asimd" in fields["Features"].split() and "asimddp" not in fields["Features"]
+    assert "Raspberry Pi 4" in cpuinfo
