@@ -73,7 +73,6 @@ class Writer:
         self.stats = WriterStats()
         self.limits = IngestConfig()
         self._unlogged_rejects, self._last_reject_log_s = 0, -1e9
-        self._busy = False
         #: called after a commit with ``(site, device_id)`` -> outbox id -> acked seq.
         self.on_acks: Callable[[dict[tuple[str, str], dict[str, int]]], None] | None = None
         self._thread = threading.Thread(target=self._run, name="collector-writer", daemon=True)
@@ -96,21 +95,27 @@ class Writer:
         """
         deadline = time.monotonic() + timeout_s
         quiet_since = time.monotonic()
-        while time.monotonic() - quiet_since < quiet_s:
+        while True:
+            # The queue's own count of messages put and not yet marked done: one the writer
+            # has taken but not stored still counts (no window between get and busy).
+            if self._inbox.unfinished_tasks:
+                quiet_since = time.monotonic()
+            elif time.monotonic() - quiet_since >= quiet_s:
+                return True  # looked at after the quiet period, never on a stale reading
             if self._error is not None or time.monotonic() >= deadline:
                 return False
-            if self._inbox.qsize() or self._busy:
-                quiet_since = time.monotonic()
             time.sleep(0.02)
-        return True
 
     def _run(self) -> None:
         try:
             while not self._stop.is_set():
                 batch = self._next_batch()
-                if batch:
-                    self._process(batch)
-                self._busy = False
+                try:
+                    if batch:
+                        self._process(batch)
+                finally:
+                    for _ in batch:
+                        self._inbox.task_done()
         except BaseException as err:  # a thread's top: record it for the supervisor
             log.exception("collector writer failed; nothing more is stored or acknowledged")
             self._error = err
@@ -124,7 +129,6 @@ class Writer:
             batch = [self._inbox.get(timeout=0.2)]
         except queue.Empty:
             return []
-        self._busy = True
         deadline = time.monotonic() + self._max_wait_s
         while len(batch) < self._max_messages:
             try:
