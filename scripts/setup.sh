@@ -46,6 +46,7 @@ if [ "$mode" = test ]; then
   command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
   command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
   command -v ffmpeg >/dev/null 2>&1 || need_apt+=(ffmpeg)
+  command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)  # alert rule unit tests
 fi
 if [ ${#need_apt[@]} -gt 0 ] && [ -z "${SKIP_APT:-}" ]; then
   echo "setup: installing system packages: ${need_apt[*]}"
