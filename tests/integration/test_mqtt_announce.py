@@ -90,6 +90,17 @@ def test_a_fresh_device_shows_its_lines_with_names_and_zero_totals(
     reader.stop()
 
 
+def statuses_seen(watch: Subscriber) -> list[tuple[str, str | None]]:
+    """Every status the subscriber received, as (state, reason); then it is stopped."""
+    seen: list[tuple[str, str | None]] = []
+    while (got := watch.get(1.0)) is not None:
+        msg = wire.decode(got[1])
+        assert isinstance(msg, wire.StatusMsg)
+        seen.append((msg.state, msg.reason))
+    watch.stop()
+    return seen
+
+
 class Condition:
     """A health condition the test sets; read on the publisher thread like ``Health.state``."""
 
@@ -129,12 +140,7 @@ def test_degraded_health_is_a_retained_status_published_on_change_only(
         assert wait_for(lambda r=reads: cond.reads >= r + 3), "the condition is not polled"
     held = retained(broker, ["status"], 1)["status"]
     pub.stop()
-    seen: list[tuple[str, str | None]] = []
-    while (got := watch.get(1.0)) is not None:
-        msg = wire.decode(got[1])
-        assert isinstance(msg, wire.StatusMsg)
-        seen.append((msg.state, msg.reason))
-    watch.stop()
+    seen = statuses_seen(watch)
     box.close()
     assert isinstance(held, wire.StatusMsg) and held.state == "online" and held.reason is None
     assert seen == [
@@ -164,11 +170,6 @@ def test_a_health_change_is_published_only_once_it_has_held(broker: Broker, tmp_
     reads = cond.set("degraded", ["camera_lost"])
     assert wait_for(lambda r=reads: cond.reads >= r + 5), "the condition is not polled"
     pub.stop()
-    seen: list[tuple[str, str | None]] = []
-    while (got := watch.get(1.0)) is not None:
-        msg = wire.decode(got[1])
-        assert isinstance(msg, wire.StatusMsg)
-        seen.append((msg.state, msg.reason))
-    watch.stop()
+    seen = statuses_seen(watch)
     box.close()
     assert seen == [("online", None), ("degraded", "camera_lost"), ("stopped", None)]
