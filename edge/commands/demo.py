@@ -236,6 +236,15 @@ def _wait_for_ctrl_c() -> None:
         signal.signal(signal.SIGTERM, previous)
 
 
+def _shown(path: Path) -> str:
+    """``path`` relative to the working directory when it lies under it (shorter, and the
+    same on every machine), else as given."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 def _serve(args: argparse.Namespace, scene: Scene, workdir: Path) -> int:
     broker = EmbeddedBroker(workdir / "broker", free_port())
     broker.start()
@@ -243,7 +252,7 @@ def _serve(args: argparse.Namespace, scene: Scene, workdir: Path) -> int:
         collector = _start_collector(workdir, broker.url, args.http)
         try:
             url = str(collector.http_url)
-            print(f"demo: replaying {scene.video.path}"
+            print(f"demo: replaying {_shown(scene.video.path)}"
                   + (f" from frame {scene.video.start_frame}" if scene.video.start_frame else "")
                   + " through the detector, MQTT and the collector", flush=True)  # fmt: skip
             print(f"demo: dashboard at {url}/ (counts appear as they happen)", flush=True)
