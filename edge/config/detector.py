@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -10,18 +11,29 @@ from pydantic import Discriminator, Field, Tag, field_validator
 from edge.config.base import _Strict
 
 
+def usable_cores() -> int:
+    """Cores this process may run on (its CPU affinity, which containers and ``taskset``
+    narrow), at most 16."""
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        n = os.cpu_count() or 1
+    return max(1, min(16, n))
+
+
 class OnnxDetectorConfig(_Strict):
     """An ONNX model run with onnxruntime (``type = "onnx"``, the default).
 
     ``model`` is a name from ``models/`` (its manifest) or a path to a manifest or ``.onnx``.
     ``roi_xyxy`` crops the frame before the letterbox, so small far objects keep their pixels;
     detections are mapped back to full-frame pixels. ``detect_fps`` caps how many frames a
-    second are detected (None: every frame the source delivers).
+    second are detected (None: every frame the source delivers). ``threads`` (onnxruntime's
+    intra-op threads) defaults to the cores this process may run on (2 here, 4 on a Pi 4/5).
     """
 
     type: Literal["onnx"] = "onnx"
     model: str = "yolox-nano"
-    threads: int = Field(2, ge=1, le=16)
+    threads: int = Field(default_factory=usable_cores, ge=1, le=16)
     score_threshold: float = Field(0.25, gt=0, lt=1)
     nms_iou: float = Field(0.5, gt=0, lt=1)
     roi_xyxy: tuple[int, int, int, int] | None = None

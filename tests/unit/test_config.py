@@ -117,3 +117,16 @@ def test_line_outside_frame_is_named() -> None:
     ln = parse_line_option("far:10,10,700,10")
     with pytest.raises(ConfigError, match=r"lines\.far\.b.*640x360"):
         check_lines_inside((ln,), 640, 360)
+
+
+def test_detector_threads_follow_the_cores_this_process_may_use(tmp_path: Path) -> None:
+    import os
+
+    from edge.config.detector import OnnxDetectorConfig
+
+    assert OnnxDetectorConfig().threads == min(16, len(os.sched_getaffinity(0)))
+    assert OnnxDetectorConfig(threads=1).threads == 1
+    path = tmp_path / "device.toml"
+    path.write_text('[device]\nid = "cam"\n[detector]\nthreads = 0\n')
+    with pytest.raises(ConfigError, match=r"detector\.onnx\.threads"):
+        load_config(path)
