@@ -4,6 +4,14 @@ UPSERT_MINUTE = """INSERT INTO counts_minute (minute, site, device_id, line, dir
     VALUES (?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (minute, site, device_id, line, direction, cls)
     DO UPDATE SET n = counts_minute.n + excluded.n"""
+UPSERT_HOUR = """INSERT INTO counts_hour (hour, site, device_id, line, direction, cls, n)
+    VALUES (?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (hour, site, device_id, line, direction, cls)
+    DO UPDATE SET n = counts_hour.n + excluded.n"""
+UPSERT_DAY = """INSERT INTO counts_day (day, site, device_id, line, direction, cls, n)
+    VALUES (?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (day, site, device_id, line, direction, cls)
+    DO UPDATE SET n = counts_day.n + excluded.n"""
 UPSERT_TOTAL = """INSERT INTO counts_total (device_id, line, direction, cls, site, n)
     VALUES (?, ?, ?, ?, ?, ?)
     ON CONFLICT (device_id, line, direction, cls, site)

@@ -2,9 +2,9 @@
 
 ``Store.write(batch)`` stores many ingested messages in ONE transaction: events are inserted
 with ``ON CONFLICT DO NOTHING`` on ``(device_id, outbox_id, seq)`` (and the epoch, for rows of
-agents older than outbox ids) and only the rows actually
-inserted bump the per-minute and all-time aggregates, so a redelivered message never counts
-twice. Every multi-row upsert is sorted by its key, so concurrent collectors writing the
+agents older than outbox ids) and only the rows actually inserted bump the per-minute,
+per-hour, per-day (UTC) and all-time aggregates, so a redelivered message never counts twice.
+Every multi-row upsert is sorted by its key, so concurrent collectors writing the
 same aggregate rows take their locks in the same order (and a rare deadlock is retried).
 """
 
@@ -30,6 +30,8 @@ from edge.errors import StoreError
 log = logging.getLogger(__name__)
 
 Row = tuple[Any, ...]
+#: Aggregate upsert -> its bucket in seconds (UTC minute, hour, day).
+_LEVEL_UPSERTS = {sql.UPSERT_MINUTE: 60, sql.UPSERT_HOUR: 3600, sql.UPSERT_DAY: 86_400}
 
 
 class StoreUnavailable(StoreError):
@@ -189,13 +191,16 @@ class Store(ABC):
         return out
 
     def _bump_aggregates(self, inserted: list[Row]) -> None:
-        minutes: Counter[Row] = Counter()
+        """Per-minute, per-hour, per-day (UTC) and all-time counts of the inserted rows."""
+        levels: dict[str, Counter[Row]] = {s: Counter() for s in _LEVEL_UPSERTS}
         totals: Counter[Row] = Counter()
         for site, device_id, line, direction, cls, ts in inserted:
-            minutes[(int(ts // 60) * 60, site, device_id, line, direction, cls)] += 1
+            for upsert, step in _LEVEL_UPSERTS.items():
+                levels[upsert][(int(ts // step) * step, site, device_id, line, direction, cls)] += 1
             totals[(device_id, line, direction, cls, site)] += 1
-        if minutes:
-            self._executemany(sql.UPSERT_MINUTE, [(*k, n) for k, n in sorted(minutes.items())])
+        if totals:
+            for upsert, counts in levels.items():
+                self._executemany(upsert, [(*k, n) for k, n in sorted(counts.items())])
             self._executemany(sql.UPSERT_TOTAL, [(*k, n) for k, n in sorted(totals.items())])
 
     def _upsert_devices(self, batch: Sequence[Ingested]) -> None:
