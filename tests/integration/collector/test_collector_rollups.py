@@ -72,7 +72,9 @@ def test_v6_backfills_rollups_from_a_populated_v5_store(
         assert old.migrate() == 5
         for dev in ("dev-a", "dev-b", "dev-c"):  # 3 devices x 1500 crossings over 3 days
             for first in range(1, 1501, 500):
-                old.write([crossings(dev, range(first, first + 500), rng, 3 * DAY)])
+                msg = crossings(dev, range(first, first + 500), rng, 3 * DAY)
+                with old._transaction():  # the v5 write path: events, minutes and totals
+                    old._bump_aggregates(old._insert_events(msg.events, [T0] * len(msg.events)))
     before = sums(old)
     old.close()
     st = open_store(db_url)
