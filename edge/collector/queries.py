@@ -257,7 +257,8 @@ def reconcile(reader: Reader, device_id: str, state: dict[str, Any] | None) -> d
     ``journaled``: crossings the device's journal counted since it began (up to
     ``last_seq``); ``dropped``: those its outbox cap dropped unsent (never to arrive);
     ``stored``: the collector's crossings of that journal (its ``outbox_id``; rows without
-    one for an older agent) up to ``last_seq``; ``missing`` = journaled - dropped - stored:
+    one for an older agent) up to ``last_seq``, those retention deleted included
+    (``events_deleted``); ``missing`` = journaled - dropped - stored:
     not arrived yet, or lost. Without a state only ``stored`` (all journals) is known.
     """
     if state is None:
@@ -270,6 +271,10 @@ def reconcile(reader: Reader, device_id: str, state: dict[str, Any] | None) -> d
         sql += " AND seq <= ?"
         params.append(state["last_seq"])
     stored = int(reader.query(sql, params)[0][0])
+    gone = reader.query(
+        "SELECT n FROM events_deleted WHERE device_id = ? AND outbox_id = ?", params[:2]
+    )  # deleted by retention: old, acknowledged, so at or below any later last_seq
+    stored += int(gone[0][0]) if gone else 0
     journaled = sum(
         n for line in state["lines"].values() for d in line.values() for n in d.values()
     )

@@ -154,13 +154,17 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(
         7,
-        "retention: how far each level was cut (retention_marks); events by time",
+        "retention: cutoffs (retention_marks), crossings deleted per outbox, events by time",
         (
             # level ('events', 'minute', 'hour') -> every row before cutoff (epoch seconds)
             # may be gone; a cutoff only grows.
             """CREATE TABLE retention_marks (
                 level TEXT PRIMARY KEY, cutoff {float} NOT NULL, updated_at {float} NOT NULL)""",
             "CREATE INDEX IF NOT EXISTS events_ts ON events (ts)",
+            # Crossings retention deleted per outbox, so reconciliation still counts them.
+            """CREATE TABLE events_deleted (
+                device_id TEXT NOT NULL, outbox_id TEXT NOT NULL, n BIGINT NOT NULL,
+                PRIMARY KEY (device_id, outbox_id))""",
         ),
     ),
 )

@@ -49,6 +49,8 @@ UPSERT_MARK = """INSERT INTO retention_marks (level, cutoff, updated_at) VALUES 
     ON CONFLICT (level) DO UPDATE SET updated_at = excluded.updated_at,
     cutoff = CASE WHEN excluded.cutoff > retention_marks.cutoff
         THEN excluded.cutoff ELSE retention_marks.cutoff END"""
+UPSERT_DELETED = """INSERT INTO events_deleted (device_id, outbox_id, n) VALUES (?, ?, ?)
+    ON CONFLICT (device_id, outbox_id) DO UPDATE SET n = events_deleted.n + excluded.n"""
 ACKED = "SELECT acked_seq FROM outbox_acks WHERE device_id = ? AND outbox_id = ?"
 _AGGREGATE_KEY = "site = ? AND device_id = ? AND line = ? AND direction = ? AND cls = ?"
 RETENTION_DELETES: dict[str, tuple[str, str]] = {

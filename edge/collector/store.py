@@ -241,6 +241,10 @@ class Store(ABC):
                     keys = self._execute(select, (marks[level], batch_rows))
                     if keys:
                         self._executemany(delete, keys)
+                    if keys and level == "events":
+                        per_outbox = Counter((str(k[0]), str(k[1])) for k in keys)
+                        rows = [(*k, n) for k, n in sorted(per_outbox.items())]
+                        self._executemany(sql.UPSERT_DELETED, rows)
                 done[level] += len(keys)
                 if len(keys) < batch_rows:
                     break

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from edge.collector import queries
 from edge.collector.config import RetentionConfig, load_collector_config
 from edge.collector.ingest import EXPIRED, Ingested, Received, ingest
 from edge.collector.retention import RetentionJob, cutoffs
@@ -54,6 +55,15 @@ def figures(st: Store) -> dict[str, int]:
     return out
 
 
+def reconciled(st: Store) -> dict[str, int]:
+    """dev-a's crossings stored against its journal of 288 (``/devices`` totals)."""
+    state = {"outbox_id": OUTBOX, "last_seq": 288, "epoch": 1, "ts": T0 + 4 * DAY,
+             "lines": {"L1": {"in": {"car": 144}, "out": {"car": 144}}}}  # fmt: skip
+    with st.reading() as r:
+        got = queries.reconcile(r, "dev-a", state)
+    return {k: got[k] for k in ("stored", "missing")}
+
+
 @pytest.fixture
 def store(db_url: str) -> Iterator[Store]:
     st = open_store(db_url)
@@ -78,6 +88,7 @@ def test_retention_deletes_old_rows_and_never_recounts_a_redelivery(store: Store
     assert store.update_acks({("s1", "dev-a", OUTBOX): 0}) == {("s1", "dev-a"): {OUTBOX: 99}}
     before = figures(store)
     assert before["events_rows"] == before["counts_total"] == 287 + 288
+    assert reconciled(store) == {"stored": 287, "missing": 1}
 
     # Four days later: crossings and minutes of the first two days go, hours stay.
     cut = cutoffs({"events": 2, "minute": 2, "hour": 0}, T0 + 4 * DAY + 1)
@@ -91,6 +102,7 @@ def test_retention_deletes_old_rows_and_never_recounts_a_redelivery(store: Store
     assert after["counts_minute"] == before["counts_minute"] - 287
     for kept in ("counts_hour", "counts_day", "counts_total"):
         assert after[kept] == before[kept] == 575
+    assert reconciled(store) == {"stored": 287, "missing": 1}  # deleted ones still count
 
     # Late redeliveries of deleted crossings: known duplicates, or refused without outbox id.
     again = store.write([crossings("dev-a", list(range(1, 100)))])
@@ -110,6 +122,7 @@ def test_retention_deletes_old_rows_and_never_recounts_a_redelivery(store: Store
     assert store.update_acks({("s1", "dev-a", OUTBOX): 0}) == {("s1", "dev-a"): {OUTBOX: 288}}
     second = store.apply_retention(cut, batch_rows=50)
     assert (second.events, second.minute, second.hour) == (45, 0, 0)
+    assert reconciled(store) == {"stored": 288, "missing": 0}
     assert store.write([crossings("dev-a", list(range(1, 289)))]).inserted == 0
     assert figures(store)["counts_total"] == 576
 
