@@ -98,7 +98,7 @@ def counts(
     by_key: dict[tuple[str, ...], list[int]] = {}
     for lv, parts in ranges.items():
         step = chunk_s(bucket_s) if lv is rollups.MINUTE else lv.step_s
-        for t, key, n in _sums(reader, lv, parts, step, (filters, group_by)):
+        for t, key, n in sums(reader, lv, parts, step, (filters, group_by)):
             if key not in by_key and (len(by_key) + 1) * len(edges) > MAX_CELLS:
                 raise ValueError("too many series x buckets: filter more or use a larger bucket")
             series = by_key.setdefault(key, [0] * len(edges))
@@ -113,7 +113,7 @@ def counts(
 MAX_RANGES_IN_SQL = 32
 
 
-def _sums(
+def sums(
     reader: Reader,
     lv: rollups.Level,
     parts: list[tuple[int, int]],
@@ -157,11 +157,11 @@ def totals_since(
     from the coarsest aggregates that answer exactly (``rollups.py``)."""
     ranges = rollups.plan([(since_s - since_s % 60, _FOREVER_S)])
     rollups.check_kept(ranges, retention_marks(reader))
-    sums: dict[tuple[str, ...], int] = {}
+    out: dict[tuple[str, ...], int] = {}
     for lv, parts in ranges.items():
-        for _, key, n in _sums(reader, lv, parts, lv.step_s, (filters, group_by)):
-            sums[key] = sums.get(key, 0) + n
-    return [(dict(zip(group_by, k, strict=True)), n) for k, n in sorted(sums.items()) if n]
+        for _, key, n in sums(reader, lv, parts, lv.step_s, (filters, group_by)):
+            out[key] = out.get(key, 0) + n
+    return [(dict(zip(group_by, k, strict=True)), n) for k, n in sorted(out.items()) if n]
 
 
 #: An end after any time a crossing may carry (``parse_time`` stops at 2**32).

@@ -14,8 +14,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from edge.collector.api import create_app
-from edge.collector.config import load_collector_config
+from edge.collector.config import LineRef, QueueConfig, load_collector_config
 from edge.collector.ingest import Received, ingest
+from edge.collector.queues import queue_figures
 from edge.collector.retention import cutoffs
 from edge.collector.store import Store, open_store
 
@@ -173,3 +174,28 @@ def test_rollup_answers_equal_counting_the_raw_events(
         expected.setdefault(str(device), [0] * len(edges))[i] += 1
     got = {s["key"]["device"]: s["counts"] for s in body["series"]}
     assert got == expected and sum(map(sum, got.values())) > 1000
+
+
+@pytest.mark.parametrize(
+    ("since", "days"),
+    [
+        (T0, {"events": 2, "minute": 2, "hour": 0}),  # a whole day: from the day rollup
+        (T0 + 17 * 60, {"events": 2, "minute": 400, "hour": 0}),  # a minute: from minutes
+    ],
+)
+def test_queue_figures_survive_retention_of_their_crossings(
+    store: Store, since: int, days: dict[str, int]
+) -> None:
+    q = QueueConfig(
+        entry=LineRef(device="dev-1", line="L1", direction="in"),
+        exit=LineRef(device="dev-2", line="L1", direction="out"),
+        since=since, classes=tuple(CLASSES),
+    )  # fmt: skip
+    now = time.time() + 60
+    with store.reading() as r:
+        before = queue_figures(r, "q", q, now)
+    assert before["entries"] > 200 and before["exits"] > 200
+    deleted = store.apply_retention(cutoffs(days, T0 + 8 * DAY), batch_rows=1000)
+    assert deleted.events == 3 * 2000
+    with store.reading() as r:
+        assert queue_figures(r, "q", q, now) == before
