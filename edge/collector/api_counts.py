@@ -87,7 +87,10 @@ def _hourly(request: Request, q: m.HourlyQuery) -> m.HourlyOut:
     window = hourly.day_window(day, tz)
     f = queries.Filters({"site": sites})
     with p.store_of(request).reading() as reader:
-        rows = hourly.hourly_rows(reader, window, tz, f)
+        try:
+            rows = hourly.hourly_rows(reader, window, tz, f)
+        except ValueError as err:  # the day's minutes are deleted (retention)
+            raise p.bad(str(err)) from None
     hours = [m.HourOut(start=h.start, label=h.label, utc_offset=h.utc_offset)
              for h in hourly.hours(window, tz)]  # fmt: skip
     out = [
@@ -107,7 +110,10 @@ def _day_routes(r: APIRouter) -> None:
         zone = p.zone(request, q.tz, f.values.get("site") or ())
         since = local_midnight(time.time(), zone)
         with p.store_of(request).reading() as reader:
-            rows = queries.totals_since(reader, since, f, g)
+            try:
+                rows = queries.totals_since(reader, since, f, g)
+            except ValueError as err:  # counts retention deleted
+                raise p.bad(str(err)) from None
             names = queries.labels_for(reader, f)
         return m.TodayOut(
             since=since,

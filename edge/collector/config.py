@@ -119,6 +119,41 @@ class StoreConfig(_Strict):
     keepalives_idle_s: int = Field(30, ge=1, le=3600)
 
 
+class RetentionConfig(_Strict):
+    """``[retention]``: how many days each level of detail is kept (0: for ever).
+
+    ``events_days``: raw crossings (``events``), counted from their event time; a crossing
+    is deleted only once its device was also told it is stored (its outbox's acked seq), so
+    a late redelivery of a deleted crossing is known as a duplicate. ``minute_days``:
+    per-minute counts (``counts_minute``); ``hour_days``: per-hour counts (``counts_hour``).
+    Daily (``counts_day``) and all-time (``counts_total``) counts are kept for ever. The
+    defaults delete nothing younger than 400 days and keep hours for ever. ``every_s``: how
+    often the job runs; ``batch_rows``: most rows one delete transaction removes, so ingest
+    never waits long for it. A coarser level is kept at least as long as a finer one, so a
+    range whose detail is gone is still answered from the next coarser level.
+    """
+
+    events_days: int = Field(400, ge=0, le=36_500)
+    minute_days: int = Field(400, ge=0, le=36_500)
+    hour_days: int = Field(0, ge=0, le=36_500)
+    every_s: float = Field(3600.0, ge=60, le=7 * 86_400)
+    batch_rows: int = Field(5000, ge=100, le=1_000_000)
+
+    @model_validator(mode="after")
+    def _coarser_kept_longer(self) -> RetentionConfig:
+        if self.hour_days and (self.minute_days == 0 or self.minute_days > self.hour_days):
+            minutes = f"{self.minute_days} days" if self.minute_days else "for ever (0)"
+            raise ValueError(
+                f"hour_days = {self.hour_days} is shorter than minute_days ({minutes}): "
+                "per-hour counts must be kept at least as long as per-minute ones"
+            )
+        return self
+
+    def days(self) -> dict[str, int]:
+        """Level (``events``, ``minute``, ``hour``) -> days kept (0: for ever)."""
+        return {"events": self.events_days, "minute": self.minute_days, "hour": self.hour_days}
+
+
 class HttpConfig(_Strict):
     """The read-only HTTP API and dashboard. ``token_file`` holds an optional bearer token."""
 
@@ -176,6 +211,7 @@ class CollectorConfig(_Strict):
     store: StoreConfig = StoreConfig()
     http: HttpConfig = HttpConfig()
     ingest: IngestConfig = IngestConfig()
+    retention: RetentionConfig = RetentionConfig()
     sites: dict[str, SiteConfig] = Field(default_factory=dict)
     queues: dict[str, QueueConfig] = Field(default_factory=dict)
     devices: dict[str, DevicePin] = Field(default_factory=dict)

@@ -33,6 +33,8 @@ REJECT_EXCERPT_BYTES = 512
 #: Reject codes (the ``code`` of a ``Reject``, counted per code by ``/api/v1/rejects``).
 TOO_LARGE, FUTURE_TS, INVALID, UNDECODABLE = "too_large", "future_ts", "invalid", "undecodable"
 DB_REFUSED, WRONG_SITE = "db_refused", "wrong_site"
+#: Crossings without an outbox id older than the retention cutoff (``retention.py``).
+EXPIRED = "expired"
 
 
 @dataclass(frozen=True)

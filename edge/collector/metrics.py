@@ -160,7 +160,7 @@ def database_families(reader: Reader, now: float) -> Iterator[Metric]:
     rejects = CounterMetricFamily(
         "edge_collector_db_rejects",
         "(database) payloads rejected by every collector, per code (too_large, future_ts, "
-        "invalid, undecodable, db_refused, wrong_site)",
+        "invalid, undecodable, db_refused, wrong_site, expired)",
         labels=["code"],
     )
     for code, n in reader.query("SELECT code, COUNT(*) FROM rejects GROUP BY code ORDER BY code"):

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import zoneinfo
+from bisect import bisect_right
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from edge.classes import CLASS_NAMES, PERSON, category_of
-from edge.collector import labels
+from edge.collector import labels, rollups
 from edge.collector.buckets import bucket_edges, bucket_index, chunk_s
 from edge.collector.config import CollectorConfig, is_timezone
 from edge.collector.labels import DeviceNames
@@ -16,7 +18,7 @@ from edge.collector.store import Reader
 
 #: Most numbers one counts answer may hold (series times buckets).
 MAX_CELLS = 2_000_000
-#: API dimension -> SQL expression over counts_minute / counts_total.
+#: API dimension -> SQL expression over the aggregate tables (counts_minute, ...).
 DIMENSIONS: dict[str, str] = {
     "site": "site",
     "device": "device_id",
@@ -72,47 +74,98 @@ def counts(
 ) -> CountsResult:
     """Counts in ``[start, end)`` (rounded down to the minute) per local bucket.
 
+    Each bucket is read from the coarsest aggregate that answers it exactly
+    (``rollups.py``): its whole UTC days from ``counts_day``, whole hours from
+    ``counts_hour``, the rest from ``counts_minute``.
+
     Args:
         reader: a read connection.
         window: ``(start_s, end_s)`` UTC seconds.
         bucket: bucket size in seconds and the time zone buckets align to.
         filters: dimension values to keep.
         group_by: dimensions that split the series (order kept).
+
+    Raises:
+        ValueError: too many series, or buckets needing counts retention deleted.
     """
     (start_s, end_s), (bucket_s, tz) = window, bucket
     edges = bucket_edges(start_s, end_s, bucket_s, tz)
-    step = chunk_s(bucket_s)
-    cols = [DIMENSIONS[d] for d in group_by]
-    where, params = filters.sql()
-    select = ", ".join([f"(minute / {step}) * {step}", *cols])
-    sql = (
-        f"SELECT {select}, SUM(n) FROM counts_minute WHERE minute >= ? AND minute < ?{where}"
-        f" GROUP BY {', '.join(str(i + 1) for i in range(len(cols) + 1))}"
-    )
+    start_m = start_s - start_s % 60
+    bounds = [*edges[1:], end_s]
+    spans = [(max(a, start_m), min(b, end_s)) for a, b in zip(edges, bounds, strict=True)]
+    ranges = rollups.plan(s for s in spans if s[0] < s[1])
+    rollups.check_kept(ranges, retention_marks(reader))
     by_key: dict[tuple[str, ...], list[int]] = {}
-    for row in reader.query(sql, [start_s - start_s % 60, end_s, *params]):
-        idx = bucket_index(edges, int(row[0]))
-        key = tuple(row[1:-1])
-        if key not in by_key and (len(by_key) + 1) * len(edges) > MAX_CELLS:
-            raise ValueError("too many series x buckets: filter more or use a larger bucket")
-        series = by_key.setdefault(key, [0] * len(edges))
-        series[max(idx, 0)] += int(row[-1])
+    for lv, parts in ranges.items():
+        step = chunk_s(bucket_s) if lv is rollups.MINUTE else lv.step_s
+        for t, key, n in sums(reader, lv, parts, step, (filters, group_by)):
+            if key not in by_key and (len(by_key) + 1) * len(edges) > MAX_CELLS:
+                raise ValueError("too many series x buckets: filter more or use a larger bucket")
+            series = by_key.setdefault(key, [0] * len(edges))
+            series[max(bucket_index(edges, t), 0)] += n
     return CountsResult(
         edges, [Series(dict(zip(group_by, k, strict=True)), v) for k, v in sorted(by_key.items())]
     )
 
 
+#: Most ranges of one table put in one query's WHERE; beyond, the query reads their hull
+#: and the rows outside the ranges are skipped here.
+MAX_RANGES_IN_SQL = 32
+
+
+def sums(
+    reader: Reader,
+    lv: rollups.Level,
+    parts: list[tuple[int, int]],
+    step: int,
+    split: tuple[Filters, tuple[str, ...]],
+) -> Iterator[tuple[int, tuple[str, ...], int]]:
+    """``(chunk start, key, n)`` of table ``lv`` over ``parts``, grouped by ``step``."""
+    if not parts:
+        return
+    filters, group_by = split
+    cols = [DIMENSIONS[d] for d in group_by]
+    where, params = filters.sql()
+    c = lv.column
+    hull = len(parts) > MAX_RANGES_IN_SQL
+    bounds = [(parts[0][0], parts[-1][1])] if hull else parts
+    within = " OR ".join(f"({c} >= ? AND {c} < ?)" for _ in bounds)
+    select = ", ".join([f"({c} / {step}) * {step}" if step != lv.step_s else c, *cols])
+    sql = (
+        f"SELECT {select}, SUM(n) FROM {lv.table} WHERE ({within}){where}"
+        f" GROUP BY {', '.join(str(i + 1) for i in range(len(cols) + 1))}"
+    )
+    starts = [lo for lo, _ in parts]
+    for row in reader.query(sql, [*(t for b in bounds for t in b), *params]):
+        t = int(row[0])
+        if hull:  # keep a chunk that starts in (or, at the range's start, overlaps) a part
+            i = bisect_right(starts, max(t, parts[0][0])) - 1
+            if i < 0 or max(t, parts[0][0]) >= parts[i][1]:
+                continue
+        yield t, tuple(row[1:-1]), int(row[-1])
+
+
+def retention_marks(reader: Reader) -> dict[str, float]:
+    """Level -> the cutoff before which retention may have deleted its rows."""
+    return {str(k): float(v) for k, v in reader.query("SELECT level, cutoff FROM retention_marks")}
+
+
 def totals_since(
     reader: Reader, since_s: int, filters: Filters, group_by: tuple[str, ...]
 ) -> list[tuple[dict[str, str], int]]:
-    """Totals from ``since_s`` (a minute boundary, e.g. local midnight) until now."""
-    cols = [DIMENSIONS[d] for d in group_by]
-    where, params = filters.sql()
-    select = ", ".join([*cols, "SUM(n)"])
-    group = f" GROUP BY {', '.join(str(i + 1) for i in range(len(cols)))}" if cols else ""
-    sql = f"SELECT {select} FROM counts_minute WHERE minute >= ?{where}{group}"
-    rows = sorted(reader.query(sql, [since_s, *params]))
-    return [(dict(zip(group_by, r[:-1], strict=True)), int(r[-1])) for r in rows if r[-1]]
+    """Totals from ``since_s`` (a minute boundary, e.g. local midnight) until now, read
+    from the coarsest aggregates that answer exactly (``rollups.py``)."""
+    ranges = rollups.plan([(since_s - since_s % 60, _FOREVER_S)])
+    rollups.check_kept(ranges, retention_marks(reader))
+    out: dict[tuple[str, ...], int] = {}
+    for lv, parts in ranges.items():
+        for _, key, n in sums(reader, lv, parts, lv.step_s, (filters, group_by)):
+            out[key] = out.get(key, 0) + n
+    return [(dict(zip(group_by, k, strict=True)), n) for k, n in sorted(out.items()) if n]
+
+
+#: An end after any time a crossing may carry (``parse_time`` stops at 2**32).
+_FOREVER_S = 2**33
 
 
 def all_time_totals(reader: Reader, filters: Filters) -> dict[str, Any]:
@@ -204,7 +257,8 @@ def reconcile(reader: Reader, device_id: str, state: dict[str, Any] | None) -> d
     ``journaled``: crossings the device's journal counted since it began (up to
     ``last_seq``); ``dropped``: those its outbox cap dropped unsent (never to arrive);
     ``stored``: the collector's crossings of that journal (its ``outbox_id``; rows without
-    one for an older agent) up to ``last_seq``; ``missing`` = journaled - dropped - stored:
+    one for an older agent) up to ``last_seq``, those retention deleted included
+    (``events_deleted``); ``missing`` = journaled - dropped - stored:
     not arrived yet, or lost. Without a state only ``stored`` (all journals) is known.
     """
     if state is None:
@@ -217,6 +271,10 @@ def reconcile(reader: Reader, device_id: str, state: dict[str, Any] | None) -> d
         sql += " AND seq <= ?"
         params.append(state["last_seq"])
     stored = int(reader.query(sql, params)[0][0])
+    gone = reader.query(
+        "SELECT n FROM events_deleted WHERE device_id = ? AND outbox_id = ?", params[:2]
+    )  # deleted by retention: old, acknowledged, so at or below any later last_seq
+    stored += int(gone[0][0]) if gone else 0
     journaled = sum(
         n for line in state["lines"].values() for d in line.values() for n in d.values()
     )

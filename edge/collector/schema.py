@@ -128,6 +128,45 @@ MIGRATIONS: tuple[Migration, ...] = (
         ),
         labels.backfill,
     ),
+    Migration(
+        6,
+        "counts_hour, counts_day: per UTC hour and UTC day aggregates, from counts_minute",
+        (
+            # Bumped with counts_minute, by the same inserted rows, in the same transaction;
+            # keyed by the UTC hour / UTC day start (epoch seconds).
+            """CREATE TABLE counts_hour (
+                hour BIGINT NOT NULL, site TEXT NOT NULL, device_id TEXT NOT NULL,
+                line TEXT NOT NULL, direction TEXT NOT NULL, cls TEXT NOT NULL,
+                n BIGINT NOT NULL,
+                PRIMARY KEY (hour, site, device_id, line, direction, cls))""",
+            """CREATE TABLE counts_day (
+                day BIGINT NOT NULL, site TEXT NOT NULL, device_id TEXT NOT NULL,
+                line TEXT NOT NULL, direction TEXT NOT NULL, cls TEXT NOT NULL,
+                n BIGINT NOT NULL,
+                PRIMARY KEY (day, site, device_id, line, direction, cls))""",
+            """INSERT INTO counts_hour (hour, site, device_id, line, direction, cls, n)
+                SELECT (minute / 3600) * 3600, site, device_id, line, direction, cls, SUM(n)
+                FROM counts_minute GROUP BY 1, 2, 3, 4, 5, 6""",
+            """INSERT INTO counts_day (day, site, device_id, line, direction, cls, n)
+                SELECT (minute / 86400) * 86400, site, device_id, line, direction, cls, SUM(n)
+                FROM counts_minute GROUP BY 1, 2, 3, 4, 5, 6""",
+        ),
+    ),
+    Migration(
+        7,
+        "retention: cutoffs (retention_marks), crossings deleted per outbox, events by time",
+        (
+            # level ('events', 'minute', 'hour') -> every row before cutoff (epoch seconds)
+            # may be gone; a cutoff only grows.
+            """CREATE TABLE retention_marks (
+                level TEXT PRIMARY KEY, cutoff {float} NOT NULL, updated_at {float} NOT NULL)""",
+            "CREATE INDEX IF NOT EXISTS events_ts ON events (ts)",
+            # Crossings retention deleted per outbox, so reconciliation still counts them.
+            """CREATE TABLE events_deleted (
+                device_id TEXT NOT NULL, outbox_id TEXT NOT NULL, n BIGINT NOT NULL,
+                PRIMARY KEY (device_id, outbox_id))""",
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -1,6 +1,7 @@
 """Collector composition root: store, MQTT subscriber, writer thread and HTTP server.
 
-Start order: database (migrated) → writer → subscriber → HTTP; stop in reverse. Nothing here
+Start order: database (migrated) → writer → retention job → subscriber → HTTP; stop in
+reverse. Nothing here
 is local state another copy would need: run as many collectors as the database can take,
 each with its own MQTT client id, all in one share group.
 """
@@ -18,6 +19,7 @@ import uvicorn
 
 from edge.collector.api import create_app
 from edge.collector.config import CollectorConfig, load_collector_config
+from edge.collector.retention import RetentionJob
 from edge.collector.store import PgTimeouts, Store, open_store
 from edge.collector.subscriber import Delivery, MqttSubscriber
 from edge.collector.writer import Writer
@@ -56,6 +58,7 @@ class Collector:
         self.store: Store | None = None
         self._subscriber: MqttSubscriber | None = None
         self._writer: Writer | None = None
+        self._retention: RetentionJob | None = None
         self._server: uvicorn.Server | None = None
         self._http_thread: threading.Thread | None = None
         self._http_error: BaseException | None = None
@@ -103,6 +106,11 @@ class Collector:
         self._writer.limits = self.cfg.ingest
         self._writer.on_acks = self._subscriber.publish_acks
         self._writer.start()
+        if any(self.cfg.retention.days().values()):
+            self._retention = RetentionJob(
+                lambda: open_store(sc.url, 1, timeouts), self.cfg.retention
+            )
+            self._retention.start()
         self._subscriber.start()
         if self._serve_http:
             self._start_http()
@@ -166,7 +174,7 @@ class Collector:
             its writer thread or HTTP thread died of, or that an MQTT hook raised. The
             collector does not recover from it: stop it and exit non-zero.
         """
-        for part in (self._writer, self._subscriber):
+        for part in (self._writer, self._subscriber, self._retention):
             err = part.failure() if part is not None else None
             if err is not None:
                 return err
@@ -180,6 +188,10 @@ class Collector:
         if self._subscriber is not None:
             out["dropped_qos0"] = self._subscriber.dropped_qos0
             out["connected"] = self._subscriber.connected.is_set()
+        if self._retention is not None:
+            out["retention_runs"] = self._retention.runs
+            last = self._retention.last
+            out["retention_last"] = None if last is None else dataclasses.asdict(last)
         return out
 
     def stop(self) -> None:
@@ -198,6 +210,8 @@ class Collector:
             end_session = self._subscriber.unsubscribe() and self._writer.drain(10)
         if self._writer is not None:
             self._writer.stop()
+        if self._retention is not None:
+            self._retention.stop()
         if self._subscriber is not None:
             self._subscriber.stop(end_session)
         if self.store is not None:

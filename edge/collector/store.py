@@ -2,15 +2,16 @@
 
 ``Store.write(batch)`` stores many ingested messages in ONE transaction: events are inserted
 with ``ON CONFLICT DO NOTHING`` on ``(device_id, outbox_id, seq)`` (and the epoch, for rows of
-agents older than outbox ids) and only the rows actually
-inserted bump the per-minute and all-time aggregates, so a redelivered message never counts
-twice. Every multi-row upsert is sorted by its key, so concurrent collectors writing the
+agents older than outbox ids) and only the rows actually inserted bump the per-minute,
+per-hour, per-day (UTC) and all-time aggregates, so a redelivered message never counts twice.
+Every multi-row upsert is sorted by its key, so concurrent collectors writing the
 same aggregate rows take their locks in the same order (and a rare deadlock is retried).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from abc import ABC, abstractmethod
 from collections import Counter
@@ -22,14 +23,21 @@ from typing import Any
 
 from edge.collector import acks, labels
 from edge.collector import statements as sql
-from edge.collector.ingest import DeviceReport, EventRow, Ingested, IntervalRow
+from edge.collector.ingest import EXPIRED, DeviceReport, EventRow, Ingested, IntervalRow, Reject
 from edge.collector.pinning import pin_sites
+from edge.collector.retention import Deleted
 from edge.collector.schema import LATEST_VERSION, MIGRATIONS, VERSION_TABLE, render
 from edge.errors import StoreError
+from edge.wire import LEGACY_OUTBOX_ID
 
 log = logging.getLogger(__name__)
 
 Row = tuple[Any, ...]
+#: Aggregate upsert -> its bucket in seconds (UTC minute, hour, day).
+_LEVEL_UPSERTS = {sql.UPSERT_MINUTE: 60, sql.UPSERT_HOUR: 3600, sql.UPSERT_DAY: 86_400}
+_NO_MARKS: Mapping[str, float] = MappingProxyType({})
+#: Aggregate upsert -> its retention level (``retention.LEVELS``; days are kept for ever).
+_LEVEL_NAMES = {sql.UPSERT_MINUTE: "minute", sql.UPSERT_HOUR: "hour", sql.UPSERT_DAY: "day"}
 
 
 class StoreUnavailable(StoreError):
@@ -79,6 +87,11 @@ class Store(ABC):
     @abstractmethod
     def _lock_migrations(self) -> None:
         """Serialise concurrent migrators (inside the migration transaction)."""
+
+    @abstractmethod
+    def _lock_retention(self, exclusive: bool) -> None:
+        """Hold the retention lock to the end of the transaction: shared by writes,
+        exclusive by a retention batch (``retention.py``)."""
 
     @abstractmethod
     def _insert_events(self, rows: list[EventRow], received: list[float]) -> list[Row]:
@@ -142,13 +155,16 @@ class Store(ABC):
         """
         with self._transaction():
             batch = pin_sites(self._execute, self._executemany, batch, self.configured_sites)
-            events = [e for m in batch for e in m.events]
-            received = [m.received_s for m in batch for _ in m.events]
             rejects = [m.reject for m in batch if m.reject is not None]
+            marks: dict[str, float] = {}
+            if any(m.events for m in batch):
+                self._lock_retention(exclusive=False)
+                marks = {str(k): float(v) for k, v in self._execute(sql.MARKS)}
+            events, received, acked = self._unexpired(batch, marks.get("events"), rejects)
             inserted = self._insert_events(events, received) if events else []
             if len(inserted) < len(events):
                 _warn_changed(self._changed_events(events))
-            self._bump_aggregates(inserted)
+            self._bump_aggregates(inserted, marks)
             self._upsert_devices(batch)
             self._upsert_reports([r for m in batch for r in m.reports])
             self._upsert_intervals([i for m in batch for i in m.intervals])
@@ -160,7 +176,79 @@ class Store(ABC):
                     sql.INSERT_REJECT,
                     [(r.received_s, r.topic, r.reason, r.excerpt, r.code) for r in rejects],
                 )
-        return WriteResult(len(inserted), len(events) - len(inserted), len(rejects))
+        return WriteResult(len(inserted), len(events) - len(inserted) + acked, len(rejects))
+
+    def _unexpired(
+        self, batch: Sequence[Ingested], mark: float | None, rejects: list[Reject]
+    ) -> tuple[list[EventRow], list[float], int]:
+        """The crossings to insert, their arrival times, and how many were dropped as
+        duplicates: older than the ``events`` retention mark (perhaps deleted) with their seq
+        acknowledged. Crossings without an outbox id older than the mark are refused
+        (``expired``, added to ``rejects``)."""
+        events: list[EventRow] = []
+        received: list[float] = []
+        dropped = 0
+        acked: dict[tuple[str, str], int] = {}
+        for m in batch:
+            expired = 0
+            for e in m.events:
+                if mark is not None and e.ts_s < mark:
+                    if e.outbox_id == LEGACY_OUTBOX_ID:
+                        expired += 1
+                        continue
+                    key = (e.device_id, e.outbox_id)
+                    if key not in acked:
+                        rows = self._execute(sql.ACKED, key)
+                        acked[key] = int(rows[0][0]) if rows else -1
+                    if e.seq <= acked[key]:
+                        dropped += 1
+                        continue
+                events.append(e)
+                received.append(m.received_s)
+            if expired:
+                why = (
+                    f"{expired} crossing(s) without an outbox id older than the retention "
+                    f"cutoff {mark:.0f} (retention.events_days): not counted"
+                )
+                rejects.append(Reject(m.topic, why, m.received_s, "", EXPIRED))
+        return events, received, dropped
+
+    def apply_retention(
+        self, cutoffs: Mapping[str, float], batch_rows: int, stop: threading.Event | None = None
+    ) -> Deleted:
+        """Record each level's cutoff as its mark (marks only grow), then delete its rows
+        before the mark, ``batch_rows`` per transaction, until none is left or ``stop`` is set.
+
+        Crossings go only once acknowledged to their device (``retention.py``).
+
+        Raises:
+            StoreUnavailable: the database is away; rows deleted so far stay deleted.
+        """
+        now = time.time()
+        with self._transaction():
+            self._lock_retention(exclusive=True)
+            for level, cutoff in sorted(cutoffs.items()):
+                self._execute(sql.UPSERT_MARK, (level, cutoff, now))
+            marks = {str(k): float(v) for k, v in self._execute(sql.MARKS)}
+        done: dict[str, int] = {}
+        for level, (select, delete) in sql.RETENTION_DELETES.items():
+            done[level] = 0
+            if level not in cutoffs:
+                continue
+            while stop is None or not stop.is_set():
+                with self._transaction():
+                    self._lock_retention(exclusive=True)
+                    keys = self._execute(select, (marks[level], batch_rows))
+                    if keys:
+                        self._executemany(delete, keys)
+                    if keys and level == "events":
+                        per_outbox = Counter((str(k[0]), str(k[1])) for k in keys)
+                        rows = [(*k, n) for k, n in sorted(per_outbox.items())]
+                        self._executemany(sql.UPSERT_DELETED, rows)
+                done[level] += len(keys)
+                if len(keys) < batch_rows:
+                    break
+        return Deleted(done["events"], done["minute"], done["hour"], marks)
 
     def update_acks(
         self, touched: dict[tuple[str, str, str], int]
@@ -188,14 +276,21 @@ class Store(ABC):
                 out[(site, device_id)] = acks.device_acks(self._execute, device_id)
         return out
 
-    def _bump_aggregates(self, inserted: list[Row]) -> None:
-        minutes: Counter[Row] = Counter()
+    def _bump_aggregates(self, inserted: list[Row], marks: Mapping[str, float] = _NO_MARKS) -> None:
+        """Per-minute, per-hour, per-day (UTC) and all-time counts of the inserted rows; a
+        level's rows before its retention mark are not written (that range is deleted)."""
+        levels: dict[str, Counter[Row]] = {s: Counter() for s in _LEVEL_UPSERTS}
         totals: Counter[Row] = Counter()
         for site, device_id, line, direction, cls, ts in inserted:
-            minutes[(int(ts // 60) * 60, site, device_id, line, direction, cls)] += 1
+            for upsert, step in _LEVEL_UPSERTS.items():
+                if ts < marks.get(_LEVEL_NAMES[upsert], float("-inf")):
+                    continue
+                levels[upsert][(int(ts // step) * step, site, device_id, line, direction, cls)] += 1
             totals[(device_id, line, direction, cls, site)] += 1
-        if minutes:
-            self._executemany(sql.UPSERT_MINUTE, [(*k, n) for k, n in sorted(minutes.items())])
+        if totals:
+            for upsert, counts in levels.items():
+                if counts:
+                    self._executemany(upsert, [(*k, n) for k, n in sorted(counts.items())])
             self._executemany(sql.UPSERT_TOTAL, [(*k, n) for k, n in sorted(totals.items())])
 
     def _upsert_devices(self, batch: Sequence[Ingested]) -> None:

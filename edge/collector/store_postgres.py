@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 
 #: Any constant: collectors starting together take turns to migrate.
 _MIGRATION_LOCK_KEY = 0x6564676543
+#: Writes hold it shared, a retention batch exclusively (``retention.py``).
+_RETENTION_LOCK_KEY = 0x6564676552
 _COLUMNS = (
     "device_id, outbox_id, epoch, seq, site, line, direction, cls, ts, track_id, confidence,"
     " received_at"
@@ -170,6 +172,11 @@ class PostgresStore(Store):
         # Waiting for another copy's migration, or building an index, may take long.
         self._execute("SET LOCAL statement_timeout = 0")
         self._execute("SELECT pg_advisory_xact_lock(?)", (_MIGRATION_LOCK_KEY,))
+
+    def _lock_retention(self, exclusive: bool) -> None:
+        """A transaction-level advisory lock: shared for writes, exclusive for retention."""
+        fn = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+        self._execute(f"SELECT {fn}(?)", (_RETENTION_LOCK_KEY,))
 
     def _insert_events(self, rows: list[EventRow], received: list[float]) -> list[Row]:
         with self._writer().cursor() as cur:

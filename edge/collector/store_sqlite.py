@@ -88,6 +88,9 @@ class SqliteStore(Store):
     def _lock_migrations(self) -> None:
         """``BEGIN IMMEDIATE`` already holds the database's write lock."""
 
+    def _lock_retention(self, exclusive: bool) -> None:
+        """``BEGIN IMMEDIATE`` already holds the database's write lock."""
+
     def _insert_events(self, rows: list[EventRow], received: list[float]) -> list[Row]:
         inserted: list[Row] = []
         cur = self._conn.cursor()
