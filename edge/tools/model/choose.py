@@ -229,7 +229,7 @@ def recording_for(cfg: AppConfig, video: Path | None, seconds: float) -> Recordi
     try:
         source = ReplaySource(video, start_frame=start)
     except EdgeError as err:
-        raise ConfigError(f"--recording {video}: {err}") from None
+        raise ConfigError(f"--recording {video}: {str(err).removeprefix(f'{video}: ')}") from None
     try:
         fps, total = source.fps, source.frame_count
     finally:
