@@ -106,7 +106,8 @@ def _run_choose(args: argparse.Namespace) -> int:
     choice = run_choice(args.config, opts, args.models_dir or default_models_dir())
     rec = choice.recording
     if rec is not None:
-        print(f"counts: first {rec.seconds:.1f} s ({rec.frames} frames) of {rec.path}; allowed "
+        span = "all" if rec.seconds < args.seconds else "first"
+        print(f"counts: {span} {rec.seconds:.1f} s ({rec.frames} frames) of {rec.path}; allowed "
               f"disagreement {choice.allowed:.1%} of FP32's crossings")  # fmt: skip
     print(f"speed: median/p90 ms of inference over {choice.rows[0].timing.frames} frames")
     print(table(choice))
