@@ -17,7 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "replay": ("replay", "count crossings in a recorded video, as a device would"),
     "evaluate": ("evaluate", "measure counting accuracy on clips with a hand count (WAPE)"),
     "assets": ("assets", "fetch model weights and sample clips, checking their sha256"),
-    "model": ("model", "build the INT8 detector, or resize a model's input"),
+    "model": ("model", "build the INT8 detector, resize a model's input, or choose the model"),
     "bench": ("bench", "measure speed and memory, stage by stage"),
     "run": ("run", "run the counting service on a device, from a config file"),
     "check-config": ("check_config", "check a config file and list every error by field"),

@@ -6,6 +6,8 @@
 #   sudo scripts/install-pi.sh --start         ... and (re)start it now
 #   sudo scripts/install-pi.sh --mirror DIR    fetch models from an asset mirror
 #   sudo scripts/install-pi.sh --build-model   build the INT8 and 416x256 models on the device
+#   sudo scripts/install-pi.sh --recording VIDEO   choose the model on a recording of the camera
+#                                              (a file source needs none; see docs/model.md)
 #   sudo scripts/install-pi.sh --collector     also install the collector unit (server)
 #   sudo scripts/install-pi.sh --device-id ID --mqtt-password-file FILE --ca-file FILE
 #                                              the device's broker identity: its id (also its
@@ -27,14 +29,14 @@ UNIT_DIR=/etc/systemd/system
 MODEL="${EDGE_COUNTER_MODEL:-yolox-nano}"
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
-start=0 build=0 collector=0 uninstall=0 purge=0 mirror=""
+start=0 build=0 collector=0 uninstall=0 purge=0 mirror="" recording=""
 device_id="" password_file="" ca_file=""
 
 log() { printf 'install-pi: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 usage() {
-    sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
     exit "${1:-0}"
 }
 
@@ -51,6 +53,7 @@ parse_args() {
             --mqtt-password-file)
                 [ $# -ge 2 ] || die "--mqtt-password-file needs a file"; password_file="$2"; shift ;;
             --ca-file) [ $# -ge 2 ] || die "--ca-file needs a file"; ca_file="$2"; shift ;;
+            --recording) [ $# -ge 2 ] || die "--recording needs a video"; recording="$2"; shift ;;
             -h | --help) usage 0 ;;
             *) log "unknown option: $1"; usage 2 ;;
         esac
@@ -63,6 +66,9 @@ parse_args() {
         die "--mqtt-password-file $password_file: missing or empty"
     fi
     if [ -n "$ca_file" ] && [ ! -s "$ca_file" ]; then die "--ca-file $ca_file: missing or empty"; fi
+    if [ -n "$recording" ] && [ ! -s "$recording" ]; then
+        die "--recording $recording: missing or empty"
+    fi
     return 0
 }
 
@@ -197,6 +203,32 @@ PY
     return 0
 }
 
+choose_model() {
+    # The fastest installed variant of the configured model that counts like FP32, timed on
+    # this device (docs/model.md, "Choosing on the device"). Its count check needs a recording
+    # of the camera: the configured file, or --recording. A failed choice keeps the model.
+    local config="$CONF_DIR/config.toml" kind
+    kind="$("$VENV/bin/python" - "$config" <<'PY' 2>/dev/null || true
+import sys, tomllib
+with open(sys.argv[1], "rb") as f:
+    print(tomllib.load(f).get("source", {}).get("type", ""))
+PY
+)"
+    local args=(model choose --config "$config" --models-dir "$MODELS")
+    if [ -n "$recording" ]; then
+        args+=(--recording "$recording")
+    elif [ "$kind" != "replay" ]; then
+        log "note: model not chosen: a camera source needs a recording of it to check counts;" \
+            "once the camera is mounted, record a few minutes of traffic and run:" \
+            "sudo $VENV/bin/edge-counter ${args[*]} --recording VIDEO"
+        return 0
+    fi
+    log "choosing the model: timing the installed variants, checking their counts (minutes)"
+    "$VENV/bin/edge-counter" "${args[@]}" >&2 ||
+        log "warning: model choose failed; $config keeps its model"
+    return 0
+}
+
 install_units() {
     install -m 0644 "$REPO/systemd/edge-counter.service" "$UNIT_DIR/edge-counter.service"
     if [ "$collector" -eq 1 ]; then
@@ -242,6 +274,7 @@ main() {
     install_program
     install_models
     install_config
+    choose_model
     install_units
     if systemd_running; then
         log "done: systemctl status edge-counter; journalctl -u edge-counter -f"

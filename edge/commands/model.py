@@ -1,8 +1,10 @@
-"""``edge-counter model build|resize``: derived detectors, each verified against its source.
+"""``edge-counter model build|resize|choose``: derived detectors, and the choice among them.
 
 ``build`` quantises an FP32 model to INT8; ``resize`` gives an FP32 model another input size
 (e.g. 416x256 for 16:9 cameras: no compute spent on letterbox padding). Workstation steps
-(they need the ``build`` extra: onnx, sympy); the Pi only loads the results.
+(they need the ``build`` extra: onnx, sympy); the Pi only loads the results. ``choose`` runs on
+the device: it times the installed variants of the configured model, checks their counts
+against FP32 on a recording, and writes the fastest that agrees into the config.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 from edge.config import default_models_dir
 from edge.errors import ConfigError
 from edge.tools.model.build import BuildOptions, build_int8
+from edge.tools.model.choice import ChooseOptions, run_choice, table
 from edge.tools.model.resize import build_resized
 
 
@@ -56,6 +59,71 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     resize.add_argument("--verify-frames", type=int, default=60)
     resize.add_argument("--threads", type=int, default=2)  # fmt: skip
+    _add_choose(sub)
+
+
+def _add_choose(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    choose = sub.add_parser(
+        "choose", help="time the installed variants of the configured model, check their "
+        "counts against FP32 on a recording, configure the fastest that agrees",
+    )  # fmt: skip
+    choose.add_argument("--config", type=Path, default=Path("/etc/edge-counter/config.toml"),
+                        help="device config (default: /etc/edge-counter/config.toml)")  # fmt: skip
+    choose.add_argument(
+        "--recording", type=Path, metavar="VIDEO",
+        help="a recording of this camera for the count check (default: the configured "
+        "source when it is a file; without one a live camera keeps its model)",
+    )  # fmt: skip
+    choose.add_argument(
+        "--seconds",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help="seconds of the recording replayed per candidate (default 60)",
+    )
+    choose.add_argument(
+        "--frames",
+        type=int,
+        default=50,
+        metavar="N",
+        help="frames of the source each candidate is timed on (default 50)",
+    )
+    choose.add_argument(
+        "--tolerance", type=float, metavar="T",
+        help="allowed disagreement with FP32's crossings, a share (default: 0.05 or one "
+        "crossing, whichever is larger)",
+    )  # fmt: skip
+    choose.add_argument("--dry-run", action="store_true", help="measure and print, write nothing")
+    choose.add_argument("--models-dir", type=Path, default=None)
+
+
+def _run_choose(args: argparse.Namespace) -> int:
+    if args.frames < 1:
+        raise ConfigError(f"--frames must be at least 1, got {args.frames}")
+    if args.tolerance is not None and not 0 <= args.tolerance < 1:
+        raise ConfigError(f"--tolerance must be in [0, 1), got {args.tolerance:g}")
+    opts = ChooseOptions(args.recording, args.seconds, args.frames, args.tolerance, args.dry_run)
+    choice = run_choice(args.config, opts, args.models_dir or default_models_dir())
+    rec = choice.recording
+    if rec is not None:
+        span = "all" if rec.seconds < args.seconds else "first"
+        print(f"counts: {span} {rec.seconds:.1f} s ({rec.frames} frames) of {rec.path}; allowed "
+              f"disagreement {choice.allowed:.1%} of FP32's crossings")  # fmt: skip
+    print(f"speed: median/p90 ms of inference over {choice.rows[0].timing.frames} frames")
+    print(table(choice))
+    for note in choice.notes:
+        print(f"note: {note}")
+    print(choice.reason)
+    if choice.chosen == choice.current:
+        print(f"{args.config}: unchanged (detector.model = {choice.current!r})")
+    elif args.dry_run:
+        print(f"--dry-run: {args.config} not written (would set detector.model = "
+              f"{choice.chosen!r})")  # fmt: skip
+    else:
+        kept = f"; the previous file is {choice.backup}" if choice.backup else ""
+        print(f"{args.config}: detector.model = {choice.chosen!r}{kept}; restart the "
+              "service to use it")  # fmt: skip
+    return 0
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -66,12 +134,14 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Build, verify and install ``<name>-int8`` (build) or ``<name>-<W>x<H>`` (resize).
+    """Build, verify and install ``<name>-int8`` (build) or ``<name>-<W>x<H>`` (resize), or choose.
 
     Raises:
         ModelError: unknown name, missing or corrupt source, or agreement below threshold.
         ConfigError: bad option, or a calibration source without frames.
     """
+    if args.action == "choose":
+        return _run_choose(args)
     if not 0 < args.threshold <= 1:
         raise ConfigError(f"--threshold must be in (0, 1], got {args.threshold}")
     if getattr(args, "calib_frames", 1) < 1 or args.verify_frames < 1:

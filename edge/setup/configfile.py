@@ -1,7 +1,8 @@
 """The setup page's config file: what the page edits, validated as ``check-config`` does,
 written with a backup of the previous file.
 
-The page edits three things: ``[[lines]]``, ``[[zones]]`` and ``detector.roi_xyxy``. Every
+The page edits three things: ``[[lines]]``, ``[[zones]]`` and ``detector.roi_xyxy``;
+``edge-counter model choose`` edits ``detector.model`` (``ConfigFile.save_model``). Every
 other key of the file is kept as it was read (comments are not: the backup keeps them).
 Writing uses ``edge.setup.tomlwrite`` (the config's subset of TOML); the written file is
 read back with ``edge.config.load_config`` before it replaces the old one, so what is saved
@@ -26,6 +27,7 @@ from edge.config import (
     SourceConfig,
     check_lines_inside,
     check_zones_inside,
+    format_validation_error,
     load_config,
     read_toml,
 )
@@ -33,7 +35,7 @@ from edge.errors import ConfigError
 from edge.setup import tomlwrite
 
 #: Header written at the top of a saved file.
-_HEADER = "# Written by `edge-counter setup` on {when}{backup}.\n"
+_HEADER = "# Written by `{by}` on {when}{backup}.\n"
 
 
 @dataclass(frozen=True)
@@ -180,12 +182,36 @@ class ConfigFile:
         self._raw, self.config = raw, load_config(self.path)
         return Saved(self.config, backup)
 
-    def _write(self, raw: dict[str, Any]) -> Path | None:
+    def save_model(self, model: str, by: str) -> Saved:
+        """Set ``detector.model`` (an ONNX detector's), keep everything else, back up, write.
+
+        Args:
+            model: the model name to configure.
+            by: the command named in the file's header (``edge-counter model choose``).
+
+        Raises:
+            ConfigError: the detector is not an ONNX one, the result is invalid (naming the
+                field), or the file cannot be written.
+        """
+        raw = copy.deepcopy(self._raw)
+        detector = raw.setdefault("detector", {})
+        if not isinstance(detector, dict) or detector.get("type", "onnx") != "onnx":
+            raise ConfigError(f"{self.path}: detector is not an ONNX model: no model to set")
+        detector["model"] = model
+        try:
+            AppConfig.model_validate(raw)
+        except ValidationError as err:
+            raise ConfigError(format_validation_error(err, str(self.path))) from None
+        backup = self._write(raw, by)
+        self._raw, self.config = raw, load_config(self.path)
+        return Saved(self.config, backup)
+
+    def _write(self, raw: dict[str, Any], by: str = "edge-counter setup") -> Path | None:
         """Write atomically (a temporary file read back, then renamed over the old one)."""
         backup = self._backup_path() if self.path.exists() else None
         when = time.strftime("%Y-%m-%d %H:%M:%S %Z")
         text = _HEADER.format(
-            when=when, backup=f"; the previous file is {backup.name}" if backup else ""
+            by=by, when=when, backup=f"; the previous file is {backup.name}" if backup else ""
         )
         text += tomlwrite.dumps(raw)
         folder = self.path.parent

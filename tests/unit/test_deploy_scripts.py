@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -240,3 +241,66 @@ def test_pi_emulated_shows_onnxruntime_a_cortex_a72() -> None:
         assert fields["CPU implementer"] == "0x41" and fields["CPU part"] == "0xd08"
         assert "asimd" in fields["Features"].split() and "asimddp" not in fields["Features"]
     assert "Raspberry Pi 4" in cpuinfo
+
+
+def install_pi_choose(
+    tmp_path: Path, source: str, *options: str, fails: bool = False
+) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    """Runs ``choose_model`` on a config whose ``[source]`` is ``source``; ``edge-counter`` is
+    a stand-in that records its arguments (and fails if told), ``python`` is this one."""
+    venv, conf, calls = tmp_path / "venv", tmp_path / "etc", tmp_path / "edge-counter.calls"
+    (venv / "bin").mkdir(parents=True)
+    conf.mkdir()
+    (venv / "bin" / "python").symlink_to(sys.executable)
+    fake = venv / "bin" / "edge-counter"
+    fake.write_text(f'#!/bin/sh\necho "$*" >>{calls}\nexit {1 if fails else 0}\n')
+    fake.chmod(0o755)
+    (conf / "config.toml").write_text(f"[source]\n{source}\n")
+    script = ROOT / "scripts" / "install-pi.sh"
+    lines = [
+        "set -euo pipefail",
+        f"source {script}",
+        f"VENV={venv} CONF_DIR={conf} MODELS={tmp_path / 'models'}",
+        f"parse_args {' '.join(options)}",
+        "choose_model",
+        "echo after",
+    ]
+    done = subprocess.run(
+        ["bash", "-c", "\n".join(lines)], check=False, capture_output=True, text=True
+    )
+    return done, calls.read_text().splitlines() if calls.exists() else []
+
+
+def test_install_pi_chooses_the_model_on_a_file_source(tmp_path: Path) -> None:
+    done, calls = install_pi_choose(tmp_path, 'type = "replay"\npath = "/srv/road.mp4"')
+    assert done.returncode == 0 and done.stdout.strip() == "after", done.stderr
+    conf, models = tmp_path / "etc" / "config.toml", tmp_path / "models"
+    assert calls == [f"model choose --config {conf} --models-dir {models}"]
+
+
+def test_install_pi_chooses_on_a_recording_of_the_camera(tmp_path: Path) -> None:
+    video = tmp_path / "road.mp4"
+    video.write_bytes(b"\0" * 16)
+    done, calls = install_pi_choose(tmp_path, 'type = "picamera"', "--recording", str(video))
+    assert done.returncode == 0, done.stderr
+    assert calls == [f"model choose --config {tmp_path / 'etc' / 'config.toml'} --models-dir "
+                     f"{tmp_path / 'models'} --recording {video}"]  # fmt: skip
+
+
+def test_install_pi_tells_how_to_choose_later_for_a_camera(tmp_path: Path) -> None:
+    done, calls = install_pi_choose(tmp_path, 'type = "picamera"')
+    assert done.returncode == 0 and done.stdout.strip() == "after", done.stderr
+    assert calls == []
+    assert "model not chosen: a camera source needs a recording of it" in done.stderr
+    assert (
+        "edge-counter model choose --config" in done.stderr and "--recording VIDEO" in done.stderr
+    )
+
+
+def test_install_pi_keeps_going_when_the_choice_fails(tmp_path: Path) -> None:
+    done, calls = install_pi_choose(tmp_path, 'type = "replay"\npath = "/x.mp4"', fails=True)
+    assert done.returncode == 0 and done.stdout.strip() == "after", done.stderr
+    assert len(calls) == 1 and "warning: model choose failed" in done.stderr
+    missing = install_pi("--recording", str(tmp_path / "none.mp4"))
+    assert missing.returncode == 1 and "--recording" in missing.stderr
+    assert "missing or empty" in missing.stderr
