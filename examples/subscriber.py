@@ -54,17 +54,30 @@ def main() -> None:
             events = []  # not ours or malformed: acknowledge and drop
         with db:  # one transaction per message; the key makes repeats no-ops
             for e in events:
-                row = (e["device_id"], e.get("outbox_id", ""), e["seq"], e["epoch"], e["ts"],
-                       e["line"], e["direction"], e["class"])
-                if db.execute("INSERT OR IGNORE INTO crossing VALUES (?,?,?,?,?,?,?,?)",
-                              row).rowcount:
+                row = (
+                    e["device_id"],
+                    e.get("outbox_id", ""),
+                    e["seq"],
+                    e["epoch"],
+                    e["ts"],
+                    e["line"],
+                    e["direction"],
+                    e["class"],
+                )
+                if db.execute(
+                    "INSERT OR IGNORE INTO crossing VALUES (?,?,?,?,?,?,?,?)", row
+                ).rowcount:
                     when = datetime.fromtimestamp(e["ts"], UTC).isoformat(timespec="seconds")
                     print(when, *row[:3], *row[5:], flush=True)
         client.ack(msg.mid, msg.qos)  # only now may the broker forget it
 
     url = urlsplit(args.url)
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=args.client_id,
-                         protocol=mqtt.MQTTv5, manual_ack=True)
+    client = mqtt.Client(
+        mqtt.CallbackAPIVersion.VERSION2,
+        client_id=args.client_id,
+        protocol=mqtt.MQTTv5,
+        manual_ack=True,
+    )
     client.on_connect, client.on_subscribe = on_connect, on_subscribe
     client.on_message = on_message
     session = Properties(PacketTypes.CONNECT)

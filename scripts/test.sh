@@ -7,8 +7,8 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh test
 . .venv/bin/activate
 
-ruff check edge tests scripts
-ruff format --check edge tests scripts
+ruff check edge tests scripts examples
+ruff format --check edge tests scripts examples
 mypy
 
 set +e
