@@ -19,7 +19,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 
 from edge import __version__
-from edge.collector import api_counts, metrics, queries
+from edge.collector import api_counts, device_queries, metrics, queries
 from edge.collector import api_models as m
 from edge.collector import api_params as p
 from edge.collector.config import CollectorConfig
@@ -110,7 +110,7 @@ def _device_routes(r: APIRouter) -> None:
         stale, unknown) and why a degraded one is degraded."""
         stale_s, now = p.cfg_of(request).http.stale_after_s, time.time()
         with p.store_of(request).reading() as reader:
-            rows = queries.devices(reader, site)
+            rows = device_queries.devices(reader, site)
         return m.Devices(
             now=now,
             stale_after_s=stale_s,

@@ -21,23 +21,18 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from edge.collector import acks, labels
+from edge.collector import acks, labels, store_rows
 from edge.collector import statements as sql
-from edge.collector.ingest import EXPIRED, DeviceReport, EventRow, Ingested, IntervalRow, Reject
+from edge.collector.ingest import EventRow, Ingested
 from edge.collector.pinning import pin_sites
 from edge.collector.retention import Deleted
 from edge.collector.schema import LATEST_VERSION, MIGRATIONS, VERSION_TABLE, render
 from edge.errors import StoreError
-from edge.wire import LEGACY_OUTBOX_ID
 
 log = logging.getLogger(__name__)
 
 Row = tuple[Any, ...]
-#: Aggregate upsert -> its bucket in seconds (UTC minute, hour, day).
-_LEVEL_UPSERTS = {sql.UPSERT_MINUTE: 60, sql.UPSERT_HOUR: 3600, sql.UPSERT_DAY: 86_400}
 _NO_MARKS: Mapping[str, float] = MappingProxyType({})
-#: Aggregate upsert -> its retention level (``retention.LEVELS``; days are kept for ever).
-_LEVEL_NAMES = {sql.UPSERT_MINUTE: "minute", sql.UPSERT_HOUR: "hour", sql.UPSERT_DAY: "day"}
 
 
 class StoreUnavailable(StoreError):
@@ -160,14 +155,22 @@ class Store(ABC):
             if any(m.events for m in batch):
                 self._lock_retention(exclusive=False)
                 marks = {str(k): float(v) for k, v in self._execute(sql.MARKS)}
-            events, received, acked = self._unexpired(batch, marks.get("events"), rejects)
+            events, received, acked = store_rows.unexpired(
+                self._execute, batch, marks.get("events"), rejects
+            )
             inserted = self._insert_events(events, received) if events else []
             if len(inserted) < len(events):
-                _warn_changed(self._changed_events(events))
+                store_rows.warn_changed(self._changed_events(events))
             self._bump_aggregates(inserted, marks)
-            self._upsert_devices(batch)
-            self._upsert_reports([r for m in batch for r in m.reports])
-            self._upsert_intervals([i for m in batch for i in m.intervals])
+            reports = [r for m in batch for r in m.reports]
+            intervals = [i for m in batch for i in m.intervals]
+            for statement, values in (
+                (sql.UPSERT_DEVICE, store_rows.device_rows(batch)),
+                *store_rows.report_rows(reports, self.max_future_skew_s),
+                (sql.UPSERT_INTERVAL, store_rows.interval_rows(intervals)),
+            ):
+                if values:
+                    self._executemany(statement, values)
             names = labels.latest(n for m in batch for n in m.labels)
             if names:
                 self._executemany(labels.UPSERT, names)
@@ -177,41 +180,6 @@ class Store(ABC):
                     [(r.received_s, r.topic, r.reason, r.excerpt, r.code) for r in rejects],
                 )
         return WriteResult(len(inserted), len(events) - len(inserted) + acked, len(rejects))
-
-    def _unexpired(
-        self, batch: Sequence[Ingested], mark: float | None, rejects: list[Reject]
-    ) -> tuple[list[EventRow], list[float], int]:
-        """The crossings to insert, their arrival times, and how many were dropped as
-        duplicates: older than the ``events`` retention mark (perhaps deleted) with their seq
-        acknowledged. Crossings without an outbox id older than the mark are refused
-        (``expired``, added to ``rejects``)."""
-        events: list[EventRow] = []
-        received: list[float] = []
-        dropped = 0
-        acked: dict[tuple[str, str], int] = {}
-        for m in batch:
-            expired = 0
-            for e in m.events:
-                if mark is not None and e.ts_s < mark:
-                    if e.outbox_id == LEGACY_OUTBOX_ID:
-                        expired += 1
-                        continue
-                    key = (e.device_id, e.outbox_id)
-                    if key not in acked:
-                        rows = self._execute(sql.ACKED, key)
-                        acked[key] = int(rows[0][0]) if rows else -1
-                    if e.seq <= acked[key]:
-                        dropped += 1
-                        continue
-                events.append(e)
-                received.append(m.received_s)
-            if expired:
-                why = (
-                    f"{expired} crossing(s) without an outbox id older than the retention "
-                    f"cutoff {mark:.0f} (retention.events_days): not counted"
-                )
-                rejects.append(Reject(m.topic, why, m.received_s, "", EXPIRED))
-        return events, received, dropped
 
     def apply_retention(
         self, cutoffs: Mapping[str, float], batch_rows: int, stop: threading.Event | None = None
@@ -250,6 +218,12 @@ class Store(ABC):
                     break
         return Deleted(done["events"], done["minute"], done["hour"], marks)
 
+    def _bump_aggregates(self, inserted: list[Row], marks: Mapping[str, float] = _NO_MARKS) -> None:
+        """Per-minute, per-hour, per-day (UTC) and all-time counts of the inserted rows
+        (``store_rows.aggregate_rows``)."""
+        for upsert, values in store_rows.aggregate_rows(inserted, marks):
+            self._executemany(upsert, values)
+
     def update_acks(
         self, touched: dict[tuple[str, str, str], int]
     ) -> dict[tuple[str, str], dict[str, int]]:
@@ -275,72 +249,6 @@ class Store(ABC):
             for site, device_id, _ in touched:
                 out[(site, device_id)] = acks.device_acks(self._execute, device_id)
         return out
-
-    def _bump_aggregates(self, inserted: list[Row], marks: Mapping[str, float] = _NO_MARKS) -> None:
-        """Per-minute, per-hour, per-day (UTC) and all-time counts of the inserted rows; a
-        level's rows before its retention mark are not written (that range is deleted)."""
-        levels: dict[str, Counter[Row]] = {s: Counter() for s in _LEVEL_UPSERTS}
-        totals: Counter[Row] = Counter()
-        for site, device_id, line, direction, cls, ts in inserted:
-            for upsert, step in _LEVEL_UPSERTS.items():
-                if ts < marks.get(_LEVEL_NAMES[upsert], float("-inf")):
-                    continue
-                levels[upsert][(int(ts // step) * step, site, device_id, line, direction, cls)] += 1
-            totals[(device_id, line, direction, cls, site)] += 1
-        if totals:
-            for upsert, counts in levels.items():
-                if counts:
-                    self._executemany(upsert, [(*k, n) for k, n in sorted(counts.items())])
-            self._executemany(sql.UPSERT_TOTAL, [(*k, n) for k, n in sorted(totals.items())])
-
-    def _upsert_devices(self, batch: Sequence[Ingested]) -> None:
-        seen: dict[str, Row] = {}
-        for m in batch:
-            if m.reject is not None:
-                continue
-            last = m.received_s if m.live else None
-            prev = seen.get(m.device_id)
-            if prev is not None and prev[3] is not None and (last is None or prev[3] > last):
-                last = prev[3]
-            seen[m.device_id] = (m.device_id, m.site, m.received_s, last)
-        if seen:
-            self._executemany(sql.UPSERT_DEVICE, [seen[k] for k in sorted(seen)])
-
-    def _upsert_reports(self, reports: list[DeviceReport]) -> None:
-        latest: dict[Row, DeviceReport] = {}
-        zones: list[Row] = []
-        for r in reports:
-            key = (r.device_id, r.kind, r.name or "")
-            if key not in latest or r.ts_s >= latest[key].ts_s:
-                latest[key] = r
-            if r.kind == "zones":
-                zones.append((r.device_id, r.name, r.ts_s, r.site, r.body_json))
-        rows = [
-            (*k, r.site, r.ts_s, r.received_s, r.state, r.body_json, self.max_future_skew_s)
-            for k, r in sorted(latest.items())
-        ]
-        if rows:
-            self._executemany(sql.UPSERT_REPORT, rows)
-        if zones:
-            self._executemany(sql.INSERT_ZONE, sorted(zones))
-
-    def _upsert_intervals(self, intervals: list[IntervalRow]) -> None:
-        rows = {
-            (i.device_id, i.line, i.start_s, i.end_s, i.direction, i.cls): (i.site, i.n)
-            for i in intervals
-        }
-        if rows:
-            self._executemany(sql.UPSERT_INTERVAL, [(*k, *v) for k, v in sorted(rows.items())])
-
-
-def _warn_changed(rows: list[EventRow]) -> None:
-    if rows:
-        e = rows[0]
-        log.warning(
-            "%d crossing(s) arrived again under a stored key with other contents; the stored "
-            "ones are kept (first: device %s outbox %r seq %d)",
-            len(rows), e.device_id, e.outbox_id, e.seq,
-        )  # fmt: skip
 
 
 class Reader(ABC):

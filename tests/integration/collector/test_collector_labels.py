@@ -12,7 +12,7 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from edge.collector import statements
+from edge.collector import statements, store_rows
 from edge.collector import store as store_module
 from edge.collector.api import create_app
 from edge.collector.config import load_collector_config
@@ -50,7 +50,7 @@ def _v4_store(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     crossings = ingest(Received("edge/v1/kazbegi/dev-1/events/road", payload, time.time()))
     assert len(crossings.events) == len(rows)
     with old._transaction(), monkeypatch.context() as m:  # the v4 write path: no names
-        m.setattr(store_module, "_LEVEL_UPSERTS", {statements.UPSERT_MINUTE: 60})  # no rollups
+        m.setattr(store_rows, "LEVEL_UPSERTS", {statements.UPSERT_MINUTE: 60})  # no rollups
         old._bump_aggregates(old._insert_events(crossings.events, [T_STATE] * len(rows)))
         states = (
             ("dev-1", state("dev-1", T_STATE, road=("to Georgia", "to Russia"))),

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from edge.collector import queries
+from edge.collector import device_queries
 from edge.collector.config import RetentionConfig, load_collector_config
 from edge.collector.ingest import EXPIRED, Ingested, Received, ingest
 from edge.collector.retention import RetentionJob, cutoffs
@@ -60,7 +60,7 @@ def reconciled(st: Store) -> dict[str, int]:
     state = {"outbox_id": OUTBOX, "last_seq": 288, "epoch": 1, "ts": T0 + 4 * DAY,
              "lines": {"L1": {"in": {"car": 144}, "out": {"car": 144}}}}  # fmt: skip
     with st.reading() as r:
-        got = queries.reconcile(r, "dev-a", state)
+        got = device_queries.reconcile(r, "dev-a", state)
     return {k: got[k] for k in ("stored", "missing")}
 
 

@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from edge.collector import statements
+from edge.collector import statements, store_rows
 from edge.collector import store as store_module
 from edge.collector.ingest import Ingested, Received, ingest
 from edge.collector.schema import LATEST_VERSION, MIGRATIONS
@@ -68,7 +68,7 @@ def test_v6_backfills_rollups_from_a_populated_v5_store(
     with monkeypatch.context() as m:  # a store as the previous release left it (v5)
         m.setattr(store_module, "MIGRATIONS", MIGRATIONS[:5])
         m.setattr(store_module, "LATEST_VERSION", 5)
-        m.setattr(store_module, "_LEVEL_UPSERTS", {statements.UPSERT_MINUTE: 60})
+        m.setattr(store_rows, "LEVEL_UPSERTS", {statements.UPSERT_MINUTE: 60})
         assert old.migrate() == 5
         for dev in ("dev-a", "dev-b", "dev-c"):  # 3 devices x 1500 crossings over 3 days
             for first in range(1, 1501, 500):
