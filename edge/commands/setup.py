@@ -77,13 +77,17 @@ def run(args: argparse.Namespace) -> int:
     )
     page = app.open_setup_page(options)
     bound, bound_port = page.address
-    print(f"setup page for {args.config} (Ctrl-C to stop); open:", flush=True)
-    print(f"    {page.url}", flush=True)
-    if not _is_loopback(bound):
-        print(
-            f"listening on {bound}:{bound_port}: anyone on this network who has the address "
-            "above can change the config (plain HTTP; stop the page when done)",
-            file=sys.stderr,
-            flush=True,
-        )
+    try:
+        print(f"setup page for {args.config} (Ctrl-C to stop); open:", flush=True)
+        print(f"    {page.url}", flush=True)
+        if not _is_loopback(bound):
+            print(
+                f"listening on {bound}:{bound_port}: anyone on this network who has the "
+                "address above can change the config (plain HTTP; stop the page when done)",
+                file=sys.stderr,
+                flush=True,
+            )
+    except KeyboardInterrupt:  # Ctrl-C before serving: a normal stop, as during it
+        page.server.server_close()
+        return 0
     return page.serve_forever()

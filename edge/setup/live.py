@@ -126,7 +126,8 @@ class LiveView:
     def stop(self) -> None:
         """Stop the live thread and release the source."""
         self._stop.set()
-        self._thread.join(timeout=15)
+        if self._thread.ident is not None:  # started (Ctrl-C can come before)
+            self._thread.join(timeout=15)
 
     def reload(self, cfg: AppConfig) -> None:
         """Count on ``cfg``'s lines from now on (the pipeline is rebuilt, counts start at 0)."""

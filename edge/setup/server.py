@@ -99,8 +99,8 @@ class SetupPage:
 
     def serve_forever(self) -> int:
         """Serve until Ctrl-C (0) or the live view's death (1)."""
-        self.live.start()
-        try:
+        try:  # Ctrl-C may come as soon as the URL is printed, while the live view starts
+            self.live.start()
             self.server.serve_forever(poll_interval=0.5)
         except KeyboardInterrupt:
             pass
