@@ -43,6 +43,7 @@ from edge.runtime.pipeline import Pipeline
 from edge.runtime.runner import Parts, Report, Runtime
 from edge.runtime.sinks import Progress, Sink, Tally, ZoneStage
 from edge.runtime.uplink import Uplink
+from edge.setup.live import Preview
 from edge.setup.options import SetupOptions
 from edge.track import build_tracker
 
@@ -209,22 +210,6 @@ def run(cfg: AppConfig, options: Options) -> Report:
     return build(cfg, options).run()
 
 
-@dataclass(frozen=True)
-class Preview:
-    """The setup page's live view: the configured detector, tracker and counter fed by the
-    source, and nothing else (no outbox, no uplink: frames and counts stay on the page).
-
-    Attributes:
-        pipeline: detector, tracker and counter (``pipeline.process`` in the caller's thread).
-        feed: the source's frames, read ahead (``start`` it, then ``next``; ``stop`` closes).
-        size_wh: the picture's width and height in pixels.
-    """
-
-    pipeline: Pipeline
-    feed: Feed
-    size_wh: tuple[int, int]
-
-
 def build_preview(cfg: AppConfig, models_dir: Path) -> Preview:
     """Build the setup page's live view from a config (its lines may still be outside the frame).
 
@@ -249,4 +234,4 @@ def open_setup_page(options: SetupOptions) -> SetupPage:
     """
     from edge.setup.server import SetupPage  # noqa: PLC0415 - only the setup command serves it
 
-    return SetupPage.open(options)
+    return SetupPage.open(options, build_preview)

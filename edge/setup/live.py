@@ -19,12 +19,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge.app import Preview, build_preview
 from edge.classes import CLASS_NAMES
 from edge.config import AppConfig
 from edge.errors import EdgeError
-from edge.runtime.feed import EndOfFrames
-from edge.runtime.pipeline import FrameResult
+from edge.runtime.feed import EndOfFrames, Feed
+from edge.runtime.pipeline import FrameResult, Pipeline
 from edge.types import ImageArray
 
 log = logging.getLogger(__name__)
@@ -88,24 +87,51 @@ def _boxes(result: FrameResult) -> tuple[Box, ...]:
     return tuple(out)
 
 
+@dataclass(frozen=True)
+class Preview:
+    """The setup page's live view: the configured detector, tracker and counter fed by the
+    source, and nothing else (no outbox, no uplink: frames and counts stay on the page).
+
+    Attributes:
+        pipeline: detector, tracker and counter (``pipeline.process`` in the caller's thread).
+        feed: the source's frames, read ahead (``start`` it, then ``next``; ``stop`` closes).
+        size_wh: the picture's width and height in pixels.
+    """
+
+    pipeline: Pipeline
+    feed: Feed
+    size_wh: tuple[int, int]
+
+
+#: Builds a live view from a config and the models folder (``edge.app.build_preview``).
+BuildPreview = Callable[[AppConfig, Path], Preview]
+
+
 class LiveView:
     """Runs the pipeline of a config on its source in a ``setup-live`` thread.
 
     Args:
         cfg: the config to preview (its ``[source]`` is what the page shows).
         models_dir: where model manifests and weights are.
+        build: makes the preview's pipeline and feed (the runtime's ``build_preview``, handed
+            down so that this package never imports the app that opens it).
 
     Raises:
         ConfigError, SourceError, ModelError: the first build failed (fail fast at start).
     """
 
     def __init__(
-        self, cfg: AppConfig, models_dir: Path, on_failure: Callable[[], None] = lambda: None
+        self,
+        cfg: AppConfig,
+        models_dir: Path,
+        build: BuildPreview,
+        on_failure: Callable[[], None] = lambda: None,
     ) -> None:
+        self._build = build
         self._models_dir = models_dir
         self._on_failure = on_failure
         self._cfg = cfg
-        self._preview: Preview | None = build_preview(cfg, models_dir)
+        self._preview: Preview | None = build(cfg, models_dir)
         self.size_wh = self._preview.feed.source.size_wh
         self._lock = threading.Lock()
         self._pending: AppConfig | None = None
@@ -174,7 +200,7 @@ class LiveView:
             preview, self._preview = self._preview, None
             try:
                 if preview is None:
-                    preview = build_preview(self._cfg, self._models_dir)
+                    preview = self._build(self._cfg, self._models_dir)
                 self.error = None
                 self._play(preview)
             except EdgeError as err:

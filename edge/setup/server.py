@@ -26,7 +26,7 @@ from urllib.parse import parse_qs, urlsplit
 from edge.config import SourceConfig
 from edge.errors import ConfigError
 from edge.setup.configfile import ConfigFile, SaveRefused
-from edge.setup.live import LiveView
+from edge.setup.live import BuildPreview, LiveView
 from edge.setup.options import SERVICE_UNIT, SetupOptions, parse_source_option, watched
 
 log = logging.getLogger(__name__)
@@ -50,17 +50,19 @@ class SetupPage:
     """The running page: config file, live view and HTTP server (``open``, then serve)."""
 
     def __init__(self, options: SetupOptions, server: ThreadingHTTPServer, file: ConfigFile,
-                 source: SourceConfig | None) -> None:  # fmt: skip
+                 source: SourceConfig | None, build: BuildPreview) -> None:  # fmt: skip
         self.options = options
         self.server = server
         self.file = file
         self.source = source
         self.token = secrets.token_urlsafe(32)
         self.cookie = f"edge_setup_{server.server_address[1]}"
-        self.live = LiveView(watched(file.config, source), options.models_dir, server.shutdown)
+        self.live = LiveView(
+            watched(file.config, source), options.models_dir, build, server.shutdown
+        )
 
     @classmethod
-    def open(cls, options: SetupOptions) -> SetupPage:
+    def open(cls, options: SetupOptions, build: BuildPreview) -> SetupPage:
         """Read the config, bind the address, open the source and the model (fail fast).
 
         Raises:
@@ -76,7 +78,7 @@ class SetupPage:
                 f"--http {options.host}:{options.port}: cannot listen: {err.strerror}"
             ) from None
         try:
-            page = cls(options, server, file, source)
+            page = cls(options, server, file, source, build)
         except BaseException:
             server.server_close()
             raise
